@@ -1,0 +1,44 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  bigserial,
+  check,
+  customType,
+  index,
+  pgTable,
+  primaryKey,
+  timestamp,
+  varchar,
+} from "drizzle-orm/pg-core";
+
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => "bytea",
+});
+
+/**
+ * The table of the reference VSS servers, column for column, so this server
+ * can take over a database they created. Rows with key `global_version` hold
+ * each store's global version. `sort_order` orders keys by creation.
+ */
+export const vssDb = pgTable(
+  "vss_db",
+  {
+    userToken: varchar("user_token", { length: 120 }).notNull(),
+    storeId: varchar("store_id", { length: 120 }).notNull(),
+    key: varchar("key", { length: 600 }).notNull(),
+    value: bytea("value"),
+    version: bigint("version", { mode: "bigint" }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }),
+    lastUpdatedAt: timestamp("last_updated_at", { withTimezone: true }),
+    sortOrder: bigserial("sort_order", { mode: "bigint" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userToken, t.storeId, t.key] }),
+    // ListKeyVersions walks this index backwards (newest first): a page costs
+    // the same whatever the store's size.
+    index("vss_db_list_idx").on(t.userToken, t.storeId, t.sortOrder),
+    // As in the reference layout. store_id has no such check: the empty
+    // store_id is a valid store (reference databases refuse it; see README).
+    check("vss_db_user_token_check", sql`${t.userToken} <> ''`),
+  ],
+);

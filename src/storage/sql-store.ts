@@ -1,0 +1,263 @@
+import { and, eq, type SQL, sql } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { conflict } from "../core/errors.js";
+import {
+  type DeleteItem,
+  GLOBAL_VERSION_KEY,
+  type ListQuery,
+  type ListResult,
+  type PutBatch,
+  type Scope,
+  type StoredObject,
+  type VssStore,
+} from "../core/store.js";
+import { isRetryableTransactionError, toVssError } from "./db-errors.js";
+import { vssDb } from "./schema.js";
+
+/** Any Drizzle PostgreSQL database: postgres.js and PGlite alike. */
+// biome-ignore lint/suspicious/noExplicitAny: both drivers' databases must fit.
+export type AnyPgDatabase = PgDatabase<PgQueryResultHKT, any, any>;
+
+/** Options of {@link createSqlStore}. */
+export interface SqlStoreOptions {
+  readonly db: AnyPgDatabase;
+  /** Releases the driver's connections. */
+  readonly close: () => Promise<void>;
+  /** Attempts for a transaction that hit a deadlock or serialization failure. */
+  readonly maxAttempts?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The VSS store on PostgreSQL through Drizzle: the same queries on a real
+ * PostgreSQL (postgres.js) and on the embedded PGlite. A PutObjects is one
+ * statement whose parts each check their own versions; the transaction around
+ * it commits only if every part applied, so a put is all or nothing.
+ */
+export function createSqlStore({ db, close, maxAttempts = 3 }: SqlStoreOptions): VssStore {
+  const run = async <T>(work: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (attempt < maxAttempts && isRetryableTransactionError(error)) continue;
+        throw toVssError(error);
+      }
+    }
+  };
+  const inScope = (scope: Scope) =>
+    and(eq(vssDb.userToken, scope.userToken), eq(vssDb.storeId, scope.storeId));
+
+  return {
+    get: (scope, key) =>
+      run(async (): Promise<StoredObject | undefined> => {
+        const rows = await db
+          .select({ key: vssDb.key, value: vssDb.value, version: vssDb.version })
+          .from(vssDb)
+          .where(and(inScope(scope), eq(vssDb.key, key)));
+        const row = rows[0];
+        return row === undefined ? undefined : { ...row, value: row.value ?? EMPTY };
+      }),
+
+    getGlobalVersion: (scope) =>
+      run(async () => {
+        const rows = await db
+          .select({ version: vssDb.version })
+          .from(vssDb)
+          .where(and(inScope(scope), eq(vssDb.key, GLOBAL_VERSION_KEY)));
+        return rows[0]?.version ?? 0n;
+      }),
+
+    put: (scope, batch) => {
+      const statement = putStatement(scope, batch);
+      if (statement === undefined) return Promise.resolve();
+      const check = async (executor: Pick<AnyPgDatabase, "execute">) => {
+        const rows = rowsOf(await executor.execute(statement.query));
+        if (Number(rows[0]?.["applied"]) !== statement.expected) {
+          throw conflict(
+            "version mismatch: a key's version, a delete item or the global version did not match",
+          );
+        }
+      };
+      // One part touches one row: the statement alone is atomic. Otherwise the
+      // transaction undoes the parts that applied when another did not.
+      return run(() => (statement.expected === 1 ? check(db) : db.transaction(check)));
+    },
+
+    delete: (scope, item: DeleteItem) =>
+      run(async () => {
+        const versionMatches = item.version === -1n ? undefined : eq(vssDb.version, item.version);
+        const rows = await db
+          .delete(vssDb)
+          .where(and(inScope(scope), eq(vssDb.key, item.key), versionMatches))
+          .returning({ key: vssDb.key });
+        return rows.length > 0;
+      }),
+
+    list: (scope, query) => run(() => list(db, scope, query)),
+
+    ping: () =>
+      run(async () => {
+        await db.execute(sql`select 1`);
+      }),
+
+    close,
+  };
+}
+
+interface PutStatement {
+  readonly query: SQL;
+  /** Rows the statement changes when every check passes. */
+  readonly expected: number;
+}
+
+/**
+ * One statement for a whole PutObjects: a data-modifying CTE per kind of part,
+ * each matching versions itself, and the count of rows they changed. The
+ * parts touch distinct rows (the service refused duplicate keys), so they
+ * cannot see or disturb each other within the statement.
+ */
+function putStatement(scope: Scope, batch: PutBatch): PutStatement | undefined {
+  const { userToken: u, storeId: s } = scope;
+  const parts: [name: string, query: SQL][] = [];
+  // Sorted keys: concurrent puts lock rows in the same order, avoiding deadlocks.
+  const byKey = <T extends { key: string }>(xs: readonly T[]) =>
+    [...xs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const items = byKey(batch.items);
+  const creates = items.filter((i) => i.version === 0n);
+  const upserts = items.filter((i) => i.version === -1n);
+  const updates = items.filter((i) => i.version > 0n);
+  const deletes = byKey(batch.deletes);
+
+  if (batch.globalVersion !== undefined) {
+    const g = batch.globalVersion.toString();
+    // Version 0 means "never set": only then may the row be created.
+    parts.push([
+      "gv",
+      sql`
+      insert into vss_db (user_token, store_id, key, value, version, created_at, last_updated_at)
+      select ${u}, ${s}, ${GLOBAL_VERSION_KEY}, ''::bytea, 1, now(), now() where ${g}::bigint = 0
+      on conflict (user_token, store_id, key) do update
+        set version = vss_db.version + 1, last_updated_at = now()
+        where vss_db.version = ${g}::bigint
+      returning 1`,
+    ]);
+  }
+  if (deletes.length > 0) {
+    const rows = sql.join(
+      deletes.map((d) => sql`(${d.key}::text, ${d.version.toString()}::bigint)`),
+      sql`, `,
+    );
+    parts.push([
+      "del",
+      sql`
+      delete from vss_db using (values ${rows}) as d(k, n)
+      where vss_db.user_token = ${u} and vss_db.store_id = ${s} and vss_db.key = d.k
+        and (d.n = -1 or vss_db.version = d.n)
+      returning 1`,
+    ]);
+  }
+  if (updates.length > 0) {
+    const rows = sql.join(
+      updates.map((i) => sql`(${i.key}::text, ${i.value}::bytea, ${i.version.toString()}::bigint)`),
+      sql`, `,
+    );
+    parts.push([
+      "upd",
+      sql`
+      update vss_db set value = i.v, version = vss_db.version + 1, last_updated_at = now()
+      from (values ${rows}) as i(k, v, n)
+      where vss_db.user_token = ${u} and vss_db.store_id = ${s} and vss_db.key = i.k
+        and vss_db.version = i.n
+      returning 1`,
+    ]);
+  }
+  const insertRows = (xs: readonly { key: string; value: Uint8Array }[]) =>
+    sql.join(
+      xs.map((i) => sql`(${i.key}::text, ${i.value}::bytea)`),
+      sql`, `,
+    );
+  if (creates.length > 0) {
+    parts.push([
+      "ins",
+      sql`
+      insert into vss_db (user_token, store_id, key, value, version, created_at, last_updated_at)
+      select ${u}, ${s}, i.k, i.v, 1, now(), now() from (values ${insertRows(creates)}) as i(k, v)
+      on conflict (user_token, store_id, key) do nothing
+      returning 1`,
+    ]);
+  }
+  if (upserts.length > 0) {
+    // An upsert resets the version to 1 and keeps the key's creation order.
+    parts.push([
+      "ups",
+      sql`
+      insert into vss_db (user_token, store_id, key, value, version, created_at, last_updated_at)
+      select ${u}, ${s}, i.k, i.v, 1, now(), now() from (values ${insertRows(upserts)}) as i(k, v)
+      on conflict (user_token, store_id, key) do update
+        set value = excluded.value, version = 1, last_updated_at = now()
+      returning 1`,
+    ]);
+  }
+  if (parts.length === 0) return undefined;
+  const ctes = sql.join(
+    parts.map(([name, query]) => sql`${sql.raw(name)} as (${query})`),
+    sql`, `,
+  );
+  const sum = sql.raw(parts.map(([name]) => `(select count(*) from ${name})`).join(" + "));
+  return {
+    query: sql`with ${ctes} select (${sum})::int as applied`,
+    expected:
+      (batch.globalVersion === undefined ? 0 : 1) + batch.items.length + batch.deletes.length,
+  };
+}
+
+async function list(db: AnyPgDatabase, scope: Scope, query: ListQuery): Promise<ListResult> {
+  const { userToken: u, storeId: s } = scope;
+  const conditions = [
+    sql`user_token = ${u}`,
+    sql`store_id = ${s}`,
+    sql`key <> ${GLOBAL_VERSION_KEY}`,
+  ];
+  if (query.before !== undefined)
+    conditions.push(sql`sort_order < ${query.before.toString()}::bigint`);
+  // starts_with compares literally: %, _ and \ are ordinary characters.
+  if (query.prefix !== "") conditions.push(sql`starts_with(key, ${query.prefix}::text)`);
+  const globalVersion = query.withGlobalVersion
+    ? sql`(select version from vss_db where user_token = ${u} and store_id = ${s} and key = ${GLOBAL_VERSION_KEY})`
+    : sql`null::bigint`;
+  // One statement, one snapshot: the global version and the keys agree.
+  const rows = rowsOf(
+    await db.execute(sql`
+      select g.gv::text as gv, k.key, k.version::text as version, k.sort_order::text as pos
+      from (select ${globalVersion} as gv) as g
+      left join lateral (
+        select key, version, sort_order from vss_db
+        where ${sql.join(conditions, sql` and `)}
+        order by sort_order desc
+        limit ${query.limit}
+      ) as k on true
+      order by k.sort_order desc`),
+  );
+  const keys = rows
+    .filter((r) => r["key"] !== null && r["key"] !== undefined)
+    .map((r) => ({
+      key: String(r["key"]),
+      version: BigInt(String(r["version"])),
+      position: BigInt(String(r["pos"])),
+    }));
+  const gv = rows[0]?.["gv"];
+  return query.withGlobalVersion
+    ? { keys, globalVersion: gv === null || gv === undefined ? 0n : BigInt(String(gv)) }
+    : { keys };
+}
+
+type Row = Record<string, unknown>;
+
+/** postgres.js returns an array of rows, PGlite an object with `rows`. */
+function rowsOf(result: unknown): Row[] {
+  if (Array.isArray(result)) return result as Row[];
+  const rows = (result as { rows?: unknown }).rows;
+  return Array.isArray(rows) ? (rows as Row[]) : [];
+}
