@@ -132,15 +132,21 @@ function putStatement(scope: Scope, batch: PutBatch): PutStatement | undefined {
 
   if (batch.globalVersion !== undefined) {
     const g = batch.globalVersion.toString();
-    // Version 0 means "never set": only then may the row be created.
     parts.push([
       "gv",
-      sql`
+      batch.globalVersion === 0n
+        ? // 0 means "never set": create the row, or bump one that holds 0.
+          sql`
       insert into vss_db (user_token, store_id, key, value, version, created_at, last_updated_at)
-      select ${u}, ${s}, ${GLOBAL_VERSION_KEY}, ''::bytea, 1, now(), now() where ${g}::bigint = 0
+      values (${u}, ${s}, ${GLOBAL_VERSION_KEY}, ''::bytea, 1, now(), now())
       on conflict (user_token, store_id, key) do update
         set version = vss_db.version + 1, last_updated_at = now()
-        where vss_db.version = ${g}::bigint
+        where vss_db.version = 0
+      returning 1`
+        : sql`
+      update vss_db set version = version + 1, last_updated_at = now()
+      where user_token = ${u} and store_id = ${s} and key = ${GLOBAL_VERSION_KEY}
+        and version = ${g}::bigint
       returning 1`,
     ]);
   }

@@ -1,0 +1,19 @@
+import { type App, createApp } from "../../src/app.js";
+import { type Config, loadConfig } from "../../src/config.js";
+import type { DatabaseConfig } from "../../src/storage/open-store.js";
+
+/**
+ * Starts the real server in-process on a free loopback port, configured
+ * through the same loadConfig as production (plus `env`).
+ */
+export async function startServer(
+  database: DatabaseConfig,
+  env: Record<string, string> = {},
+): Promise<App & { config: Config }> {
+  const config: Config = {
+    ...loadConfig({ VSS_BIND_ADDRESS: "127.0.0.1:0", VSS_LOG_LEVEL: "silent", ...env }),
+    database,
+  };
+  const app = await createApp(config);
+  return Object.assign(app, { config });
+}
