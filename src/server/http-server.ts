@@ -23,6 +23,17 @@ export interface DualServer {
 export function createDualServer(handler: NodeHandler): DualServer {
   const h1 = http.createServer({ requestTimeout: 300_000, headersTimeout: 30_000 }, handler);
   h1.keepAliveTimeout = 65_000;
+  // h1 never listens itself (connections are handed to it), but its idle and
+  // timeout tracking starts on 'listening': start it.
+  h1.emit("listening");
+  let closing = false;
+  h1.on("request", (req, res) => {
+    if (closing) res.shouldKeepAlive = false;
+    // A keep-alive connection whose request ends during shutdown is closed.
+    res.once("finish", () => {
+      if (closing) req.socket.end();
+    });
+  });
   const h2 = http2.createServer({}, handler);
   h2.setTimeout(120_000);
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -46,8 +57,14 @@ export function createDualServer(handler: NodeHandler): DualServer {
       socket.setTimeout(0);
       socket.pause();
       socket.unshift(received);
-      (isH2 ? h2 : h1).emit("connection", socket);
-      socket.resume();
+      if (isH2) {
+        // The HTTP/2 session drains what we read from the socket's buffer,
+        // then reads from the handle itself: the stream must stay paused.
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     };
     socket.on("data", onData);
     socket.on("error", () => socket.destroy());
@@ -65,10 +82,9 @@ export function createDualServer(handler: NodeHandler): DualServer {
       }),
     close: async (graceMs = 10_000) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      closing = true;
       h1.closeIdleConnections();
       for (const session of sessions) session.close();
-      // Idle keep-alive connections of HTTP/1.1 get closed as their requests end.
-      h1.on("request", (_req, res) => res.setHeader("connection", "close"));
       const timer = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, graceMs);
@@ -79,8 +95,8 @@ export function createDualServer(handler: NodeHandler): DualServer {
       });
       await Promise.all([closed, drained]);
       clearTimeout(timer);
-      h1.close();
-      h2.close();
+      h1.close(() => {});
+      h2.close(() => {});
     },
   };
 }
