@@ -26,7 +26,9 @@ try {
   const added = run("git", ["status", "--porcelain", "--", "drizzle"]).trim();
   if (added !== "") {
     failed = true;
-    console.error(`drizzle/ is stale: src/storage/schema.ts changed without \`npm run db:generate\`.\n${drizzle}`);
+    console.error(
+      `drizzle/ is stale: src/storage/schema.ts changed without \`npm run db:generate\`.\n${drizzle}`,
+    );
     run("git", ["checkout", "--", "drizzle"]);
     run("git", ["clean", "-fdq", "--", "drizzle"]);
   }
