@@ -1,4 +1,3 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import pino, { type Logger } from "pino";
 import { createAuthorizer } from "./auth/create-authorizer.js";
 import type { Config } from "./config.js";
@@ -11,6 +10,7 @@ import { withCors } from "./server/cors.js";
 import { errorBody } from "./server/error-mapping.js";
 import { createDualServer } from "./server/http-server.js";
 import type { NodeHandler } from "./server/node-types.js";
+import { createRpcHandler } from "./server/rpc-handler.js";
 import { openStore } from "./storage/open-store.js";
 
 /** A running VSS server. */
@@ -49,9 +49,10 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
       maxRequestBodySize: config.maxRequestBodySize,
       logger,
     });
-    const rpc = connectNodeAdapter({
+    const rpc = createRpcHandler({
       routes: createConnectRoutes({ service, authorizer }),
       readMaxBytes: config.maxRequestBodySize,
+      logger,
       fallback: (req, res) => {
         binary(req, res).catch((error: unknown) => {
           logger.error({ err: error }, "unhandled error");
