@@ -172,4 +172,24 @@ describe("authentication settings", () => {
       await app.close();
     }
   });
+
+  it("refuses an identity that is empty or longer than 120 characters, whatever the authorizer", async () => {
+    for (const identity of ["", "x".repeat(121)]) {
+      const app = await startServer(
+        { kind: "embedded", dataDir: "memory://" },
+        {},
+        {
+          authorizer: { authorize: async () => identity },
+        },
+      );
+      try {
+        const client = createBinaryClient(app.url, () => undefined);
+        await expect(client.listKeyVersions({ storeId: "s" })).rejects.toMatchObject({
+          status: 401,
+        });
+      } finally {
+        await app.close();
+      }
+    }
+  });
 });

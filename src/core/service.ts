@@ -13,13 +13,14 @@ import {
   type PutObjectResponse,
   PutObjectResponseSchema,
 } from "../../gen/vss/vss_pb.js";
-import { invalidRequest, VssError } from "./errors.js";
+import { authError, invalidRequest, VssError } from "./errors.js";
 import type { ServiceLimits } from "./limits.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { GLOBAL_VERSION_KEY, type PutItem, type Scope, type VssStore } from "./store.js";
 
 const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
 const EMPTY = new Uint8Array(0);
+const MAX_IDENTITY_LENGTH = 120;
 
 /**
  * The four VSS calls, independent of any transport. `userToken` is the
@@ -46,6 +47,10 @@ export interface VssServiceOptions {
 /** Builds the one implementation of the VSS calls that every transport uses. */
 export function createVssService({ store, limits }: VssServiceOptions): VssService {
   const scopeOf = (userToken: string, storeId: string): Scope => {
+    // Authorizers promise this; the store's keyspace depends on it, so check.
+    if (userToken.length === 0 || [...userToken].length > MAX_IDENTITY_LENGTH) {
+      throw authError("the authenticated identity must be 1 to 120 characters");
+    }
     checkText("store_id", storeId, limits.maxStoreIdLength);
     return { userToken, storeId };
   };

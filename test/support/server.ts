@@ -1,4 +1,4 @@
-import { type App, createApp } from "../../src/app.js";
+import { type App, type AppDependencies, createApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import type { DatabaseConfig } from "../../src/storage/open-store.js";
 
@@ -9,11 +9,12 @@ import type { DatabaseConfig } from "../../src/storage/open-store.js";
 export async function startServer(
   database: DatabaseConfig,
   env: Record<string, string> = {},
+  deps: AppDependencies = {},
 ): Promise<App & { config: Config }> {
   const config: Config = {
     ...loadConfig({ VSS_BIND_ADDRESS: "127.0.0.1:0", VSS_LOG_LEVEL: "silent", ...env }),
     database,
   };
-  const app = await createApp(config);
+  const app = await createApp(config, deps);
   return Object.assign(app, { config });
 }
