@@ -179,31 +179,27 @@ function putStatement(scope: Scope, batch: PutBatch): PutStatement | undefined {
       returning 1`,
     ]);
   }
-  const insertRows = (xs: readonly { key: string; value: Uint8Array }[]) =>
-    sql.join(
+  // New rows start at version 1; what happens to an existing key differs.
+  const insert = (xs: readonly { key: string; value: Uint8Array }[], onConflict: SQL) => {
+    const rows = sql.join(
       xs.map((i) => sql`(${i.key}::text, ${i.value}::bytea)`),
       sql`, `,
     );
-  if (creates.length > 0) {
-    parts.push([
-      "ins",
-      sql`
+    return sql`
       insert into vss_db (user_token, store_id, key, value, version, created_at, last_updated_at)
-      select ${u}, ${s}, i.k, i.v, 1, now(), now() from (values ${insertRows(creates)}) as i(k, v)
-      on conflict (user_token, store_id, key) do nothing
-      returning 1`,
-    ]);
-  }
+      select ${u}, ${s}, i.k, i.v, 1, now(), now() from (values ${rows}) as i(k, v)
+      on conflict (user_token, store_id, key) ${onConflict}
+      returning 1`;
+  };
+  if (creates.length > 0) parts.push(["ins", insert(creates, sql`do nothing`)]);
   if (upserts.length > 0) {
     // An upsert resets the version to 1 and keeps the key's creation order.
     parts.push([
       "ups",
-      sql`
-      insert into vss_db (user_token, store_id, key, value, version, created_at, last_updated_at)
-      select ${u}, ${s}, i.k, i.v, 1, now(), now() from (values ${insertRows(upserts)}) as i(k, v)
-      on conflict (user_token, store_id, key) do update
-        set value = excluded.value, version = 1, last_updated_at = now()
-      returning 1`,
+      insert(
+        upserts,
+        sql`do update set value = excluded.value, version = 1, last_updated_at = now()`,
+      ),
     ]);
   }
   if (parts.length === 0) return undefined;
