@@ -1,17 +1,17 @@
 import pino, { type Logger } from "pino";
-import { createAuthorizer } from "./auth/create-authorizer.js";
+import { createAuth } from "./auth/create-auth.js";
 import type { Config } from "./config.js";
 import type { Authorizer } from "./core/authorizer.js";
 import { createVssService } from "./core/service.js";
-import type { VssStore } from "./core/store.js";
 import { createBinaryHandler } from "./server/binary-routes.js";
 import { createConnectRoutes } from "./server/connect-routes.js";
 import { withCors } from "./server/cors.js";
 import { errorBody } from "./server/error-mapping.js";
 import { createDualServer } from "./server/http-server.js";
+import { createLnurlHandler } from "./server/lnurl-routes.js";
 import type { NodeHandler } from "./server/node-types.js";
 import { createRpcHandler } from "./server/rpc-handler.js";
-import { openStore } from "./storage/open-store.js";
+import { type OpenedDatabase, openDatabase } from "./storage/open-store.js";
 
 /** A running VSS server. */
 export interface App {
@@ -26,20 +26,24 @@ export interface App {
 /** Optional parts of {@link createApp}; defaults are built from the config. */
 export interface AppDependencies {
   readonly logger?: Logger;
-  readonly store?: VssStore;
+  /** An already opened database; the app closes it on close. */
+  readonly database?: OpenedDatabase;
+  /** Replaces the authorizer the config selects. */
   readonly authorizer?: Authorizer;
 }
 
 /**
  * Builds and starts the whole server from `config`: opens (and migrates) the
- * store, then serves the binary HTTP form, gRPC, gRPC-Web and Connect on one
- * port, over HTTP/1.1 and h2c.
+ * database, then serves the binary HTTP form, gRPC, gRPC-Web and Connect on
+ * one port, over HTTP/1.1 and h2c, plus the LNURL-auth login in `lnurl` mode.
  */
 export async function createApp(config: Config, deps: AppDependencies = {}): Promise<App> {
   const logger = deps.logger ?? pino({ level: config.logLevel });
-  const store = deps.store ?? (await openStore(config.database));
+  const database = deps.database ?? (await openDatabase(config.database));
+  const { store } = database;
   try {
-    const authorizer = deps.authorizer ?? createAuthorizer(config.auth, logger);
+    const auth = await createAuth(config.auth, { challenges: database.challenges, logger });
+    const authorizer = deps.authorizer ?? auth.authorizer;
     const service = createVssService({ store, limits: config.limits });
     const binary = createBinaryHandler({
       service,
@@ -49,12 +53,27 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
       maxRequestBodySize: config.maxRequestBodySize,
       logger,
     });
+    const lnurl =
+      auth.lnurl === undefined
+        ? undefined
+        : createLnurlHandler({
+            lnurl: auth.lnurl,
+            basePath: config.basePath,
+            logger,
+            ...(config.auth.mode === "lnurl" && config.auth.lnurl.publicUrl !== undefined
+              ? { publicUrl: config.auth.lnurl.publicUrl }
+              : {}),
+          });
     const rpc = createRpcHandler({
       routes: createConnectRoutes({ service, authorizer }),
       readMaxBytes: config.maxRequestBodySize,
       logger,
       fallback: (req, res) => {
-        binary(req, res).catch((error: unknown) => {
+        const serve = async () => {
+          if (lnurl !== undefined && (await lnurl(req, res))) return;
+          await binary(req, res);
+        };
+        serve().catch((error: unknown) => {
           logger.error({ err: error }, "unhandled error");
           if (!res.headersSent) {
             res.statusCode = 500;
@@ -97,7 +116,7 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
       },
     };
   } catch (error) {
-    if (deps.store === undefined) await store.close();
+    await store.close();
     throw error;
   }
 }

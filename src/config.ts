@@ -1,10 +1,46 @@
+import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { JSONWebKeySet } from "jose";
 import type { LevelWithSilent } from "pino";
 import { DEFAULT_LIMITS, type ServiceLimits } from "./core/limits.js";
 import type { DatabaseConfig } from "./storage/open-store.js";
 
+/** How JWTs are verified. */
+export interface JwtConfig {
+  /** Public keys that sign tokens: RSA (RS256), P-256 (ES256) or Ed25519 (EdDSA). */
+  readonly publicKeys: readonly KeyObject[];
+  /** A JWKS with more keys, from a file or a URL. */
+  readonly jwks?:
+    | { readonly kind: "file"; readonly keys: JSONWebKeySet }
+    | { readonly kind: "url"; readonly url: URL };
+  /** When set, tokens must carry this `aud`; when unset, tokens with `aud` are refused. */
+  readonly audience?: string;
+  /** When set, tokens must carry this `iss`. */
+  readonly issuer?: string;
+  /** Clock tolerance for `exp` and `nbf`, in seconds. */
+  readonly leewaySecs: number;
+}
+
+/** The built-in LNURL-auth login. */
+export interface LnurlConfig {
+  /** The private key that signs issued tokens, or where to keep a generated one. */
+  readonly signingKey:
+    | { readonly kind: "configured"; readonly key: KeyObject }
+    | { readonly kind: "file"; readonly path: string };
+  /** Lifetime of an issued token, in seconds. */
+  readonly tokenTtlSecs: number;
+  /** Lifetime of a challenge (k1), in seconds. */
+  readonly challengeTtlSecs: number;
+  /** The server's public URL for the LNURLs it hands out; else taken from each request. */
+  readonly publicUrl?: string;
+}
+
 /** Which authorizer guards the calls. */
 export type AuthConfig =
   | { readonly mode: "signature"; readonly maxSkewSecs: number }
+  | { readonly mode: "jwt"; readonly jwt: JwtConfig }
+  | { readonly mode: "lnurl"; readonly jwt: JwtConfig; readonly lnurl: LnurlConfig }
   | { readonly mode: "none" };
 
 /** Everything the server needs to start, validated. */
@@ -122,10 +158,44 @@ export function loadConfig(env: Env): Config {
       mode,
       maxSkewSecs: integer("VSS_SIGNATURE_MAX_SKEW_SECS", 86_400, 1, 10 * 365 * 86_400),
     };
+  } else if (mode === "jwt") {
+    auth = { mode, jwt: readJwtConfig(read, integer, true) };
+  } else if (mode === "lnurl") {
+    const pem = read("VSS_LNURL_SIGNING_KEY_PEM");
+    const dataDir =
+      database.kind === "embedded" && !database.dataDir.startsWith("memory://")
+        ? database.dataDir
+        : "./vss-data";
+    const publicUrl = read("VSS_PUBLIC_URL")?.replace(/\/+$/, "");
+    if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(publicUrl)) {
+      throw new ConfigError(
+        "VSS_PUBLIC_URL",
+        `expected a URL such as https://vss.example.com, got ${JSON.stringify(publicUrl)}`,
+      );
+    }
+    auth = {
+      mode,
+      jwt: readJwtConfig(read, integer, false),
+      lnurl: {
+        signingKey:
+          pem === undefined
+            ? {
+                kind: "file",
+                path: read("VSS_LNURL_SIGNING_KEY_FILE") ?? join(dataDir, "lnurl-signing-key.pem"),
+              }
+            : { kind: "configured", key: parsePrivateSigningKey("VSS_LNURL_SIGNING_KEY_PEM", pem) },
+        tokenTtlSecs: integer("VSS_LNURL_TOKEN_TTL_SECS", 3600, 60, 30 * 86_400),
+        challengeTtlSecs: integer("VSS_LNURL_CHALLENGE_TTL_SECS", 300, 10, 3600),
+        ...(publicUrl === undefined ? {} : { publicUrl }),
+      },
+    };
   } else if (mode === "none") {
     auth = { mode };
   } else {
-    throw new ConfigError("VSS_AUTH", `expected signature or none, got ${JSON.stringify(mode)}`);
+    throw new ConfigError(
+      "VSS_AUTH",
+      `expected signature, jwt, lnurl or none, got ${JSON.stringify(mode)}`,
+    );
   }
 
   return {
@@ -157,4 +227,123 @@ function parseBindAddress(value: string): { host: string; port: number } {
     );
   }
   return { host, port };
+}
+
+type Read = (name: string) => string | undefined;
+type Integer = (name: string, fallback: number, min: number, max: number) => number;
+
+function readJwtConfig(read: Read, integer: Integer, keyRequired: boolean): JwtConfig {
+  const publicKeys: KeyObject[] = [];
+  const rsa = read("VSS_JWT_RSA_PEM");
+  if (rsa !== undefined) {
+    const key = parsePublicKey("VSS_JWT_RSA_PEM", rsa);
+    if (key.asymmetricKeyType !== "rsa")
+      throw new ConfigError("VSS_JWT_RSA_PEM", "expected an RSA public key");
+    publicKeys.push(key);
+  }
+  const other = read("VSS_JWT_PUBLIC_KEY_PEM");
+  if (other !== undefined) publicKeys.push(parsePublicKey("VSS_JWT_PUBLIC_KEY_PEM", other));
+
+  let jwks: JwtConfig["jwks"];
+  const jwksSource = read("VSS_JWT_JWKS");
+  if (jwksSource !== undefined) {
+    if (/^https?:\/\//.test(jwksSource)) {
+      jwks = { kind: "url", url: new URL(jwksSource) };
+    } else {
+      let keys: unknown;
+      try {
+        keys = JSON.parse(readFileSync(jwksSource, "utf8"));
+      } catch (error) {
+        throw new ConfigError(
+          "VSS_JWT_JWKS",
+          `cannot read a JWKS from ${jwksSource}: ${(error as Error).message}`,
+        );
+      }
+      if (
+        typeof keys !== "object" ||
+        keys === null ||
+        !Array.isArray((keys as { keys?: unknown }).keys)
+      ) {
+        throw new ConfigError("VSS_JWT_JWKS", `${jwksSource} is not a JWKS ({"keys": [...]})`);
+      }
+      jwks = { kind: "file", keys: keys as JSONWebKeySet };
+    }
+  }
+  if (keyRequired && publicKeys.length === 0 && jwks === undefined) {
+    throw new ConfigError(
+      "VSS_JWT_RSA_PEM",
+      "VSS_AUTH=jwt needs a key: VSS_JWT_RSA_PEM, VSS_JWT_PUBLIC_KEY_PEM or VSS_JWT_JWKS",
+    );
+  }
+  const audience = read("VSS_JWT_AUDIENCE");
+  const issuer = read("VSS_JWT_ISSUER");
+  return {
+    publicKeys,
+    ...(jwks === undefined ? {} : { jwks }),
+    ...(audience === undefined ? {} : { audience }),
+    ...(issuer === undefined ? {} : { issuer }),
+    leewaySecs: integer("VSS_JWT_LEEWAY_SECS", 60, 0, 3600),
+  };
+}
+
+/** A PEM given inline (with real or escaped newlines) or as a file path. */
+function pemText(variable: string, value: string): string {
+  if (value.startsWith("-----BEGIN")) return value.replace(/\\n/g, "\n");
+  try {
+    return readFileSync(value, "utf8");
+  } catch (error) {
+    throw new ConfigError(
+      variable,
+      `neither a PEM nor a readable file: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** A verification key, checked for a type and size we accept. */
+function parsePublicKey(variable: string, value: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pemText(variable, value));
+  } catch (error) {
+    throw new ConfigError(
+      variable,
+      `not a public key PEM (SPKI or PKCS#1): ${(error as Error).message}`,
+    );
+  }
+  checkSigningKeyType(variable, key);
+  return key;
+}
+
+/** A private key for signing tokens, checked like public keys. */
+function parsePrivateSigningKey(variable: string, value: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pemText(variable, value));
+  } catch (error) {
+    throw new ConfigError(variable, `not a private key PEM: ${(error as Error).message}`);
+  }
+  checkSigningKeyType(variable, key);
+  return key;
+}
+
+function checkSigningKeyType(variable: string, key: KeyObject): void {
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails;
+  if (type === "rsa") {
+    if ((details?.modulusLength ?? 0) < 2048) {
+      throw new ConfigError(
+        variable,
+        `RSA keys must have at least 2048 bits, this one has ${details?.modulusLength}`,
+      );
+    }
+  } else if (type === "ec") {
+    if (details?.namedCurve !== "prime256v1") {
+      throw new ConfigError(
+        variable,
+        `EC keys must be on P-256 (ES256), this one is on ${details?.namedCurve}`,
+      );
+    }
+  } else if (type !== "ed25519") {
+    throw new ConfigError(variable, `expected an RSA, P-256 or Ed25519 key, got ${type}`);
+  }
 }

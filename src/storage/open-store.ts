@@ -7,7 +7,9 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import type { ChallengeStore } from "../core/challenge-store.js";
 import type { VssStore } from "../core/store.js";
+import { createSqlChallengeStore } from "./sql-challenge-store.js";
 import { createSqlStore } from "./sql-store.js";
 
 /** Where the data lives. */
@@ -29,16 +31,24 @@ const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url
 // Serialises migrations of several instances starting at once ("VSS" + 1).
 const MIGRATION_LOCK_ID = 0x56535301;
 
+/** The stores of one database. */
+export interface OpenedDatabase {
+  /** The VSS data; closing it closes the database. */
+  readonly store: VssStore;
+  /** LNURL-auth challenges. */
+  readonly challenges: ChallengeStore;
+}
+
 /**
- * Opens the store `config` names and brings its schema up to date with the
+ * Opens the database `config` names and brings its schema up to date with the
  * committed migrations in drizzle/. Both kinds run the same migrations and the
  * same queries.
  */
-export async function openStore(config: DatabaseConfig): Promise<VssStore> {
+export async function openDatabase(config: DatabaseConfig): Promise<OpenedDatabase> {
   return config.kind === "postgres" ? openPostgres(config) : openEmbedded(config.dataDir);
 }
 
-async function openPostgres(config: { url: string; poolSize: number }): Promise<VssStore> {
+async function openPostgres(config: { url: string; poolSize: number }): Promise<OpenedDatabase> {
   const quiet = { onnotice: () => {}, connect_timeout: 10 } as const;
   // One connection holds the advisory lock for the whole migration; ending it
   // releases the lock even if this process dies.
@@ -51,17 +61,21 @@ async function openPostgres(config: { url: string; poolSize: number }): Promise<
     await migrator.end({ timeout: 5 });
   }
   const client = postgres(config.url, { ...quiet, max: config.poolSize });
-  return createSqlStore({
-    db: drizzlePostgres({ client }),
-    close: () => client.end({ timeout: 5 }),
-  });
+  const db = drizzlePostgres({ client });
+  return {
+    store: createSqlStore({ db, close: () => client.end({ timeout: 5 }) }),
+    challenges: createSqlChallengeStore(db),
+  };
 }
 
-async function openEmbedded(dataDir: string): Promise<VssStore> {
+async function openEmbedded(dataDir: string): Promise<OpenedDatabase> {
   const inMemory = dataDir.startsWith("memory://");
   if (!inMemory) await mkdir(dataDir, { recursive: true });
   const client = await PGlite.create(inMemory ? undefined : dataDir);
   const db = drizzlePglite({ client });
   await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
-  return createSqlStore({ db, close: () => client.close() });
+  return {
+    store: createSqlStore({ db, close: () => client.close() }),
+    challenges: createSqlChallengeStore(db),
+  };
 }

@@ -42,3 +42,16 @@ export const vssDb = pgTable(
     check("vss_db_user_token_check", sql`${t.userToken} <> ''`),
   ],
 );
+
+/**
+ * Open LNURL-auth challenges. A row is deleted when its challenge is used, so
+ * each k1 logs in at most once; expired rows are swept as new ones are issued.
+ */
+export const vssLnurlChallenges = pgTable(
+  "vss_lnurl_challenges",
+  {
+    k1: varchar("k1", { length: 64 }).primaryKey(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [index("vss_lnurl_challenges_expires_at_idx").on(t.expiresAt)],
+);
