@@ -1,43 +1,62 @@
-// Fails when committed generated code is stale: gen/ must equal what
-// `buf generate` makes from proto/, and drizzle/ must hold a migration for
-// every change of src/storage/schema.ts.
+// Fails when generated code is stale: gen/ must equal what `buf generate`
+// makes from proto/, and drizzle/ must already hold a migration for every
+// change of src/storage/schema.ts. Whatever it regenerates, it puts back.
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, join, relative } from "node:path";
 
 const binDir = join(process.cwd(), "node_modules", ".bin");
-const bin = (name) => join(binDir, name);
 // buf finds the local protoc-gen-es plugin on PATH.
 const env = { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ""}` };
 const run = (cmd, args) =>
-  execFileSync(cmd, args, { env, stdio: ["ignore", "pipe", "inherit"] }).toString();
-const backup = mkdtempSync(join(tmpdir(), "vss-gen-"));
-let failed = false;
-try {
-  cpSync("gen", join(backup, "gen"), { recursive: true });
-  run(bin("buf"), ["generate"]);
-  const diff = run("git", ["status", "--porcelain", "--", "gen"]).trim();
-  if (diff !== "") {
-    failed = true;
-    console.error(`gen/ is stale: run \`npm run generate\` and commit the result.\n${diff}`);
-  }
-  const drizzle = run(bin("drizzle-kit"), ["generate", "--name", "freshness-check"]);
-  const added = run("git", ["status", "--porcelain", "--", "drizzle"]).trim();
-  if (added !== "") {
-    failed = true;
-    console.error(
-      `drizzle/ is stale: src/storage/schema.ts changed without \`npm run db:generate\`.\n${drizzle}`,
-    );
-    run("git", ["checkout", "--", "drizzle"]);
-    run("git", ["clean", "-fdq", "--", "drizzle"]);
-  }
-} finally {
-  if (failed) {
-    rmSync("gen", { recursive: true, force: true });
-    cpSync(join(backup, "gen"), "gen", { recursive: true });
-  }
-  rmSync(backup, { recursive: true, force: true });
+  execFileSync(join(binDir, cmd), args, { env, stdio: ["ignore", "pipe", "inherit"] }).toString();
+
+/** Every file below `dir` with its content. */
+function snapshot(dir) {
+  const files = new Map();
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else files.set(relative(dir, path), readFileSync(path, "utf8"));
+    }
+  };
+  walk(dir);
+  return files;
 }
-if (failed) process.exit(1);
+
+function differences(before, after) {
+  const changed = [];
+  for (const [path, text] of after) if (before.get(path) !== text) changed.push(path);
+  for (const path of before.keys()) if (!after.has(path)) changed.push(`${path} (removed)`);
+  return changed;
+}
+
+const stale = [];
+for (const [dir, regenerate, hint] of [
+  ["gen", () => run("buf", ["generate"]), "run `npm run generate`"],
+  [
+    "drizzle",
+    () => run("drizzle-kit", ["generate", "--name", "freshness-check"]),
+    "src/storage/schema.ts changed: run `npm run db:generate`",
+  ],
+]) {
+  const backup = mkdtempSync(join(tmpdir(), `vss-check-${dir}-`));
+  cpSync(dir, backup, { recursive: true });
+  const before = snapshot(dir);
+  try {
+    regenerate();
+    const changed = differences(before, snapshot(dir));
+    if (changed.length > 0) stale.push(`${dir}/ is stale (${hint}): ${changed.join(", ")}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(backup, dir, { recursive: true });
+    rmSync(backup, { recursive: true, force: true });
+  }
+}
+if (stale.length > 0) {
+  console.error(stale.join("\n"));
+  process.exit(1);
+}
 console.log("generated code is fresh: gen/ and drizzle/");

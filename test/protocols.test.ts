@@ -149,6 +149,38 @@ describe.each(storeTargets())("typed-stub protocols on $name", (target) => {
       ).toBe("NotFound/NO_SUCH_KEY_EXCEPTION");
     });
 
+    it("keeps two identities apart in get, list, put conflicts and delete", async () => {
+      const alice = connect();
+      const bob = connect();
+      const put = (version: bigint, value: string) => ({
+        storeId: "shared-name",
+        transactionItems: [{ key: "k", version, value: bytes(value) }],
+      });
+      await alice.client.putObjects(put(0n, "alice"), { headers: alice.headers() });
+      expect(
+        await outcome(
+          bob.client.getObject({ storeId: "shared-name", key: "k" }, { headers: bob.headers() }),
+        ),
+      ).toBe("NotFound/NO_SUCH_KEY_EXCEPTION");
+      const page = await bob.client.listKeyVersions(
+        { storeId: "shared-name" },
+        { headers: bob.headers() },
+      );
+      expect(page.keyVersions).toEqual([]);
+      // Bob's create is no conflict with Alice's key, and his delete leaves hers.
+      await bob.client.putObjects(put(0n, "bob"), { headers: bob.headers() });
+      await bob.client.deleteObject(
+        { storeId: "shared-name", keyValue: { key: "k", version: -1n } },
+        { headers: bob.headers() },
+      );
+      const mine = await alice.client.getObject(
+        { storeId: "shared-name", key: "k" },
+        { headers: alice.headers() },
+      );
+      expect(new TextDecoder().decode(mine.value?.value)).toBe("alice");
+      expect(mine.value?.version).toBe(1n);
+    });
+
     it("shares one keyspace with the binary HTTP form for the same identity", async () => {
       const { client, headers, signer } = connect();
       await client.putObjects(
