@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JSONWebKeySet } from "jose";
 import type { LevelWithSilent } from "pino";
+import { parse as parseToml } from "smol-toml";
 import { DEFAULT_LIMITS, type ServiceLimits } from "./core/limits.js";
 import type { DatabaseConfig } from "./storage/open-store.js";
 
@@ -64,9 +65,9 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
   constructor(
     readonly variable: string,
-    message: string,
+    readonly detail: string,
   ) {
-    super(`${variable}: ${message}`);
+    super(`${variable}: ${detail}`);
   }
 }
 
@@ -87,7 +88,26 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Reads and validates the configuration from environment variables. This is
  * the only place that reads them. Throws {@link ConfigError} on a bad value.
  */
-export function loadConfig(env: Env): Config {
+export function loadConfig(env: Env, args: readonly string[] = []): Config {
+  const path = args[0] ?? (env["VSS_CONFIG"]?.trim() || undefined);
+  if (path === undefined) return fromSettings(env, undefined);
+  const file = readConfigFile(path);
+  try {
+    // Environment variables override the file.
+    return fromSettings({ ...file.settings, ...env }, file);
+  } catch (error) {
+    const label =
+      error instanceof ConfigError && env[error.variable] === undefined
+        ? file.labels.get(error.variable)
+        : undefined;
+    if (label !== undefined && error instanceof ConfigError) {
+      throw new ConfigError(`${label} in ${path}`, error.detail);
+    }
+    throw error;
+  }
+}
+
+function fromSettings(env: Env, file: ConfigFile | undefined): Config {
   const read = (name: string): string | undefined => {
     const value = env[name]?.trim();
     return value === undefined || value === "" ? undefined : value;
@@ -113,14 +133,34 @@ export function loadConfig(env: Env): Config {
     );
   }
 
-  const url = read("VSS_DATABASE_URL");
+  const url = read("VSS_DATABASE_URL") ?? file?.postgres?.url;
   if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) {
     throw new ConfigError("VSS_DATABASE_URL", "expected a postgres:// or postgresql:// URL");
   }
+  const tlsWanted = read("VSS_PSQL_TLS");
+  if (tlsWanted !== undefined && !/^(true|false)$/.test(tlsWanted)) {
+    throw new ConfigError(
+      "VSS_PSQL_TLS",
+      `expected true or false, got ${JSON.stringify(tlsWanted)}`,
+    );
+  }
+  const ca = read("VSS_PSQL_CRT_PEM");
   const database: DatabaseConfig =
     url === undefined
       ? { kind: "embedded", dataDir: read("VSS_DATA_DIR") ?? "./vss-data" }
-      : { kind: "postgres", url, poolSize: integer("VSS_DATABASE_POOL_SIZE", 10, 1, 1000) };
+      : {
+          kind: "postgres",
+          url,
+          poolSize: integer("VSS_DATABASE_POOL_SIZE", 10, 1, 1000),
+          connectTimeoutSecs: integer("VSS_DATABASE_CONNECT_TIMEOUT_SECS", 10, 1, 600),
+          statementTimeoutMs: integer("VSS_DATABASE_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
+          ...(tlsWanted === "true" || ca !== undefined
+            ? { tls: ca === undefined ? {} : { ca: pemText("VSS_PSQL_CRT_PEM", ca) } }
+            : {}),
+          ...(read("VSS_DATABASE_URL") === undefined && file?.postgres !== undefined
+            ? { createDatabase: file.postgres.createDatabase }
+            : {}),
+        };
 
   const logLevel = (read("VSS_LOG_LEVEL") ?? "info").toLowerCase();
   if (!LOG_LEVELS.includes(logLevel as LevelWithSilent)) {
@@ -151,7 +191,9 @@ export function loadConfig(env: Env): Config {
     }
   }
 
-  const mode = read("VSS_AUTH") ?? "signature";
+  // A reference-server config file with a JWT key means JWT authentication.
+  const mode =
+    read("VSS_AUTH") ?? (file?.settings["VSS_JWT_RSA_PEM"] !== undefined ? "jwt" : "signature");
   let auth: AuthConfig;
   if (mode === "signature") {
     auth = {
@@ -346,4 +388,114 @@ function checkSigningKeyType(variable: string, key: KeyObject): void {
   } else if (type !== "ed25519") {
     throw new ConfigError(variable, `expected an RSA, P-256 or Ed25519 key, got ${type}`);
   }
+}
+
+/** What a TOML configuration file contributes. */
+interface ConfigFile {
+  /** Settings under their environment variable names. */
+  readonly settings: Record<string, string>;
+  /** Where each setting came from in the file, for error messages. */
+  readonly labels: Map<string, string>;
+  /** A database given as [postgresql_config], created if missing. */
+  readonly postgres?: { url: string; createDatabase: { adminUrl: string; name: string } };
+}
+
+/**
+ * Reads a TOML file in the reference server's layout: [server_config]
+ * bind_address (or host and port) and max_request_body_size;
+ * [jwt_auth_config] rsa_pem; [postgresql_config] username, password, address,
+ * default_database, vss_database and [postgresql_config.tls] crt_pem;
+ * [log_config] level.
+ */
+function readConfigFile(path: string): ConfigFile {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError("VSS_CONFIG", `cannot read ${path}: ${(error as Error).message}`);
+  }
+  const settings: Record<string, string> = {};
+  const labels = new Map<string, string>();
+  const table = (name: string): Record<string, unknown> => {
+    const value = doc[name];
+    if (value === undefined) return {};
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new ConfigError(`[${name}] in ${path}`, "expected a table");
+    }
+    return value as Record<string, unknown>;
+  };
+  const scalar = (section: string, key: string): string | undefined => {
+    const value = table(section)[key];
+    if (value === undefined) return undefined;
+    if (
+      typeof value !== "string" &&
+      typeof value !== "number" &&
+      typeof value !== "bigint" &&
+      typeof value !== "boolean"
+    ) {
+      throw new ConfigError(`[${section}] ${key} in ${path}`, "expected a string or a number");
+    }
+    return String(value);
+  };
+  const set = (variable: string, section: string, key: string, value = scalar(section, key)) => {
+    if (value === undefined) return;
+    settings[variable] = value;
+    labels.set(variable, `[${section}] ${key}`);
+  };
+
+  const host = scalar("server_config", "host");
+  const port = scalar("server_config", "port");
+  set("VSS_BIND_ADDRESS", "server_config", "bind_address");
+  if (settings["VSS_BIND_ADDRESS"] === undefined && (host !== undefined || port !== undefined)) {
+    const h = host ?? "127.0.0.1";
+    set(
+      "VSS_BIND_ADDRESS",
+      "server_config",
+      "host/port",
+      `${h.includes(":") ? `[${h}]` : h}:${port ?? "8080"}`,
+    );
+  }
+  set("VSS_MAX_REQUEST_BODY_SIZE", "server_config", "max_request_body_size");
+  set("VSS_JWT_RSA_PEM", "jwt_auth_config", "rsa_pem");
+  set("VSS_LOG_LEVEL", "log_config", "level");
+
+  const pg = table("postgresql_config");
+  let postgres: ConfigFile["postgres"];
+  if (Object.keys(pg).length > 0) {
+    const field = (key: string, fallback?: string) => {
+      const value = scalar("postgresql_config", key) ?? fallback;
+      if (value === undefined)
+        throw new ConfigError(`[postgresql_config] ${key} in ${path}`, "is required");
+      return value;
+    };
+    const name = field("vss_database", "vss");
+    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/.test(name)) {
+      throw new ConfigError(
+        `[postgresql_config] vss_database in ${path}`,
+        `not a plain database name: ${JSON.stringify(name)}`,
+      );
+    }
+    const base = new URL(`postgres://${field("address", "localhost:5432")}`);
+    base.username = encodeURIComponent(field("username"));
+    base.password = encodeURIComponent(field("password", ""));
+    const adminUrl = new URL(base);
+    adminUrl.pathname = `/${field("default_database", "postgres")}`;
+    const url = new URL(base);
+    url.pathname = `/${name}`;
+    postgres = { url: url.toString(), createDatabase: { adminUrl: adminUrl.toString(), name } };
+    const tls = pg["tls"];
+    if (tls !== undefined) {
+      const crt =
+        typeof tls === "object" && tls !== null
+          ? (tls as Record<string, unknown>)["crt_pem"]
+          : undefined;
+      settings["VSS_PSQL_TLS"] = "true";
+      labels.set("VSS_PSQL_TLS", "[postgresql_config.tls]");
+      if (typeof crt === "string") {
+        settings["VSS_PSQL_CRT_PEM"] = crt;
+        labels.set("VSS_PSQL_CRT_PEM", "[postgresql_config.tls] crt_pem");
+      }
+    }
+  }
+  return postgres === undefined ? { settings, labels } : { settings, labels, postgres };
 }

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from "./config.js";
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, process.argv.slice(2));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`vss-server: invalid configuration: ${error.message}\n`);

@@ -29,7 +29,7 @@ describe("configuration", () => {
     expect(config.host).toBe("::1");
     expect(config.port).toBe(9000);
     expect(config.basePath).toBe("/api/vss");
-    expect(config.database).toEqual({
+    expect(config.database).toMatchObject({
       kind: "postgres",
       url: "postgres://u:p@db:5432/vss",
       poolSize: 4,

@@ -20,6 +20,14 @@ export type DatabaseConfig =
       readonly url: string;
       /** Connections in the pool. */
       readonly poolSize: number;
+      /** Give up connecting after this many seconds. */
+      readonly connectTimeoutSecs?: number;
+      /** PostgreSQL cancels a statement running longer than this. */
+      readonly statementTimeoutMs?: number;
+      /** TLS to PostgreSQL, verifying its certificate (against `ca` when given). */
+      readonly tls?: { readonly ca?: string };
+      /** Create the database first, through `adminUrl`, if it does not exist. */
+      readonly createDatabase?: { readonly adminUrl: string; readonly name: string };
     }
   | {
       readonly kind: "embedded";
@@ -48,11 +56,26 @@ export async function openDatabase(config: DatabaseConfig): Promise<OpenedDataba
   return config.kind === "postgres" ? openPostgres(config) : openEmbedded(config.dataDir);
 }
 
-async function openPostgres(config: { url: string; poolSize: number }): Promise<OpenedDatabase> {
-  const quiet = { onnotice: () => {}, connect_timeout: 10 } as const;
+type PostgresConfig = Extract<DatabaseConfig, { kind: "postgres" }>;
+
+async function openPostgres(config: PostgresConfig): Promise<OpenedDatabase> {
+  const common = {
+    onnotice: () => {},
+    connect_timeout: config.connectTimeoutSecs ?? 10,
+    ...(config.tls === undefined
+      ? {}
+      : {
+          ssl: {
+            rejectUnauthorized: true,
+            ...(config.tls.ca === undefined ? {} : { ca: config.tls.ca }),
+          },
+        }),
+  };
+  if (config.createDatabase !== undefined) await ensureDatabase(config.createDatabase, common);
   // One connection holds the advisory lock for the whole migration; ending it
-  // releases the lock even if this process dies.
-  const migrator = postgres(config.url, { ...quiet, max: 1 });
+  // releases the lock even if this process dies. No statement timeout here:
+  // waiting for another instance's migration, or indexing a large table, is fine.
+  const migrator = postgres(config.url, { ...common, max: 1 });
   try {
     const db = drizzlePostgres({ client: migrator });
     await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_ID})`);
@@ -60,12 +83,37 @@ async function openPostgres(config: { url: string; poolSize: number }): Promise<
   } finally {
     await migrator.end({ timeout: 5 });
   }
-  const client = postgres(config.url, { ...quiet, max: config.poolSize });
+  const client = postgres(config.url, {
+    ...common,
+    max: config.poolSize,
+    connection: { statement_timeout: config.statementTimeoutMs ?? 30_000 },
+  });
   const db = drizzlePostgres({ client });
   return {
     store: createSqlStore({ db, close: () => client.end({ timeout: 5 }) }),
     challenges: createSqlChallengeStore(db),
   };
+}
+
+/** Creates the database if it does not exist, as the reference server does. */
+async function ensureDatabase(
+  target: { adminUrl: string; name: string },
+  options: postgres.Options<Record<string, never>>,
+): Promise<void> {
+  const admin = postgres(target.adminUrl, { ...options, max: 1 });
+  try {
+    const found = await admin`select 1 from pg_database where datname = ${target.name}`;
+    if (found.length === 0) {
+      try {
+        await admin.unsafe(`create database "${target.name.replace(/"/g, '""')}"`);
+      } catch (error) {
+        // Another instance created it first.
+        if ((error as { code?: string }).code !== "42P04") throw error;
+      }
+    }
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
 }
 
 async function openEmbedded(dataDir: string): Promise<OpenedDatabase> {
