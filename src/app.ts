@@ -99,12 +99,18 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
       });
       rpc(req, res);
     });
-    const server = createDualServer(handler);
+    const server = createDualServer(handler, config.tls);
     const port = await server.listen(config.host, config.port);
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-    const url = `http://${host}:${port}`;
+    const url = `${config.tls === undefined ? "http" : "https"}://${host}:${port}`;
     logger.info(
-      { url, basePath: config.basePath, database: config.database.kind, auth: config.auth.mode },
+      {
+        url,
+        basePath: config.basePath,
+        database: config.database.kind,
+        auth: config.auth.mode,
+        tls: config.tls !== undefined,
+      },
       "VSS server listening",
     );
     return {

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JSONWebKeySet } from "jose";
@@ -58,6 +58,8 @@ export interface Config {
   readonly corsOrigins: "*" | readonly string[];
   readonly auth: AuthConfig;
   readonly limits: ServiceLimits;
+  /** HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate and key, PEM. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 /** A setting is missing or wrong; the message names the variable. */
@@ -240,7 +242,31 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
     );
   }
 
+  const cert = read("VSS_TLS_CERT");
+  const key = read("VSS_TLS_KEY");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError(
+      cert === undefined ? "VSS_TLS_CERT" : "VSS_TLS_KEY",
+      "VSS_TLS_CERT and VSS_TLS_KEY go together",
+    );
+  }
+  let tls: Config["tls"];
+  if (cert !== undefined && key !== undefined) {
+    tls = { cert: pemText("VSS_TLS_CERT", cert), key: pemText("VSS_TLS_KEY", key) };
+    try {
+      new X509Certificate(tls.cert);
+    } catch (error) {
+      throw new ConfigError("VSS_TLS_CERT", `not a PEM certificate: ${(error as Error).message}`);
+    }
+    try {
+      createPrivateKey(tls.key);
+    } catch (error) {
+      throw new ConfigError("VSS_TLS_KEY", `not a PEM private key: ${(error as Error).message}`);
+    }
+  }
+
   return {
+    ...(tls === undefined ? {} : { tls }),
     host,
     port,
     basePath,
