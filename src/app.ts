@@ -1,6 +1,7 @@
 import pino, { type Logger } from "pino";
 import { createAuth } from "./auth/create-auth.js";
 import type { Config } from "./config.js";
+import { createAdmission } from "./core/admission.js";
 import type { Authorizer } from "./core/authorizer.js";
 import { createVssService } from "./core/service.js";
 import { createBinaryHandler } from "./server/binary-routes.js";
@@ -45,9 +46,11 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
     const auth = await createAuth(config.auth, { challenges: database.challenges, logger });
     const authorizer = deps.authorizer ?? auth.authorizer;
     const service = createVssService({ store, limits: config.limits });
+    const admission = createAdmission(config.admission);
     const binary = createBinaryHandler({
       service,
       authorizer,
+      admission,
       store,
       basePath: config.basePath,
       maxRequestBodySize: config.maxRequestBodySize,
@@ -65,7 +68,7 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
               : {}),
           });
     const rpc = createRpcHandler({
-      routes: createConnectRoutes({ service, authorizer }),
+      routes: createConnectRoutes({ service, authorizer, admission }),
       readMaxBytes: config.maxRequestBodySize,
       logger,
       fallback: (req, res) => {

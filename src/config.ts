@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { JSONWebKeySet } from "jose";
 import type { LevelWithSilent } from "pino";
 import { parse as parseToml } from "smol-toml";
+import type { AdmissionLimits } from "./core/admission.js";
 import { DEFAULT_LIMITS, type ServiceLimits } from "./core/limits.js";
 import type { DatabaseConfig } from "./storage/open-store.js";
 
@@ -58,6 +59,7 @@ export interface Config {
   readonly corsOrigins: "*" | readonly string[];
   readonly auth: AuthConfig;
   readonly limits: ServiceLimits;
+  readonly admission: AdmissionLimits;
   /** HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate and key, PEM. */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
@@ -275,6 +277,11 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
     logLevel: logLevel as LevelWithSilent,
     corsOrigins,
     auth,
+    admission: {
+      ratePerSec: integer("VSS_RATE_LIMIT_PER_SEC", 100, 0, 1_000_000),
+      burst: integer("VSS_RATE_LIMIT_BURST", 1000, 0, 10_000_000),
+      maxConcurrent: integer("VSS_MAX_CONCURRENT_PER_IDENTITY", 32, 0, 100_000),
+    },
     limits: {
       maxItemsPerPut: integer("VSS_MAX_ITEMS_PER_PUT", DEFAULT_LIMITS.maxItemsPerPut, 1, 100_000),
       maxKeyLength: DEFAULT_LIMITS.maxKeyLength,

@@ -69,7 +69,7 @@ export function createJwtAuthorizer(config: JwtConfig): Authorizer {
         if (error instanceof errors.JWKSTimeout) {
           throw new VssError("internal", "token keys unavailable", {
             cause: error,
-            unavailable: true,
+            reason: "unavailable",
           });
         }
         throw authError(describe(error));

@@ -4,15 +4,22 @@
  */
 export type VssErrorKind = "conflict" | "invalid_request" | "no_such_key" | "auth" | "internal";
 
+/**
+ * Why a call was refused, where the kind alone does not say enough for the
+ * transports: they answer these with their own status codes.
+ * - `unavailable`: a dependency (the database) cannot be reached; retry later.
+ * - `rate_limited`, `overloaded`: the caller sent too much; retry after `retryAfterSecs`.
+ * - `quota_exceeded`: the caller's storage quota would be exceeded.
+ */
+export type VssErrorReason = "unavailable" | "rate_limited" | "overloaded" | "quota_exceeded";
+
 /** Options of a {@link VssError}. */
 export interface VssErrorOptions {
   /** The underlying error, for logs only: it never reaches a client. */
   cause?: unknown;
-  /**
-   * Only for `internal`: the database (or another dependency) is unreachable,
-   * so the call may be retried later. Transports report UNAVAILABLE.
-   */
-  unavailable?: boolean;
+  reason?: VssErrorReason;
+  /** With `rate_limited` and `overloaded`: when a retry may succeed. */
+  retryAfterSecs?: number;
 }
 
 /**
@@ -22,12 +29,14 @@ export interface VssErrorOptions {
 export class VssError extends Error {
   override readonly name = "VssError";
   readonly kind: VssErrorKind;
-  readonly unavailable: boolean;
+  readonly reason: VssErrorReason | undefined;
+  readonly retryAfterSecs: number | undefined;
 
   constructor(kind: VssErrorKind, message: string, options: VssErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
-    this.unavailable = options.unavailable ?? false;
+    this.reason = options.reason;
+    this.retryAfterSecs = options.retryAfterSecs;
   }
 }
 

@@ -11,11 +11,18 @@ import {
   PutObjectRequestSchema,
   PutObjectResponseSchema,
 } from "../../gen/vss/vss_pb.js";
+import type { Admission } from "../core/admission.js";
 import type { Authorizer } from "../core/authorizer.js";
 import { invalidRequest, type VssErrorKind } from "../core/errors.js";
 import type { VssService } from "../core/service.js";
 import type { VssStore } from "../core/store.js";
-import { asVssError, errorBody, errorResponseOf, httpStatusOf } from "./error-mapping.js";
+import {
+  asVssError,
+  errorBody,
+  errorHeadersOf,
+  errorResponseOf,
+  httpStatusOf,
+} from "./error-mapping.js";
 import type { NodeRequest, NodeResponse } from "./node-types.js";
 
 interface BinaryRoute<I extends DescMessage, O extends DescMessage> {
@@ -58,6 +65,7 @@ const ROUTES: Record<string, BinaryRoute<DescMessage, DescMessage>> = {
 export interface BinaryHandlerOptions {
   readonly service: VssService;
   readonly authorizer: Authorizer;
+  readonly admission: Admission;
   readonly store: VssStore;
   readonly basePath: string;
   readonly maxRequestBodySize: number;
@@ -72,7 +80,7 @@ const HEALTH_TIMEOUT_MS = 3000;
  * ErrorResponse, since those clients decode one from any non-2xx response.
  */
 export function createBinaryHandler(options: BinaryHandlerOptions) {
-  const { service, authorizer, store, basePath, maxRequestBodySize, logger } = options;
+  const { service, authorizer, admission, store, basePath, maxRequestBodySize, logger } = options;
 
   const fail = (res: NodeResponse, status: number, kind: VssErrorKind, message: string) =>
     send(res, status, errorBody(kind, message));
@@ -106,11 +114,14 @@ export function createBinaryHandler(options: BinaryHandlerOptions) {
       return fail(res, 405, "invalid_request", `use POST for ${path}`);
     }
 
+    let release: (() => void) | undefined;
     try {
-      // Authenticate before reading the body: strangers cannot make us buffer.
+      // Authenticate and admit before reading the body: strangers and
+      // over-eager callers cannot make us buffer.
       const userToken = await authorizer.authorize({
         get: (name) => headerValue(req, name),
       });
+      release = await admission.admit(userToken);
       const body = await readBody(req, maxRequestBodySize);
       if (body === undefined) {
         // The rest of the body is not read: close the connection after this.
@@ -132,9 +143,13 @@ export function createBinaryHandler(options: BinaryHandlerOptions) {
       return send(res, 200, toBinary(target.output, response));
     } catch (error) {
       const vss = asVssError(error);
-      if (vss.kind === "internal") logger.error({ err: vss.cause ?? vss, path }, "call failed");
-      const status = httpStatusOf(vss);
-      return send(res, status, toBinary(ErrorResponseSchema, errorResponseOf(vss)));
+      if (vss.kind === "internal" && vss.reason === undefined) {
+        logger.error({ err: vss.cause ?? vss, path }, "call failed");
+      }
+      for (const [name, value] of Object.entries(errorHeadersOf(vss))) res.setHeader(name, value);
+      return send(res, httpStatusOf(vss), toBinary(ErrorResponseSchema, errorResponseOf(vss)));
+    } finally {
+      release?.();
     }
   };
 }

@@ -29,7 +29,29 @@ export function asVssError(error: unknown): VssError {
 
 /** The HTTP status of the binary form for `error`. */
 export function httpStatusOf(error: VssError): number {
-  return BY_KIND[error.kind].status;
+  return error.reason === "rate_limited" || error.reason === "overloaded"
+    ? 429
+    : BY_KIND[error.kind].status;
+}
+
+/** Response headers that go with `error`: Retry-After when a retry may succeed later. */
+export function errorHeadersOf(error: VssError): Record<string, string> {
+  return error.retryAfterSecs === undefined
+    ? {}
+    : { "retry-after": String(Math.max(1, Math.ceil(error.retryAfterSecs))) };
+}
+
+function connectCodeOf(error: VssError): Code {
+  switch (error.reason) {
+    case "unavailable":
+      return Code.Unavailable;
+    case "rate_limited":
+    case "overloaded":
+    case "quota_exceeded":
+      return Code.ResourceExhausted;
+    default:
+      return BY_KIND[error.kind].code;
+  }
 }
 
 /** The ErrorResponse clients decode from any failed call. */
@@ -49,8 +71,7 @@ export function errorBody(kind: VssErrorKind, message: string): Uint8Array {
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
   const vss = asVssError(error);
-  const code = vss.unavailable ? Code.Unavailable : BY_KIND[vss.kind].code;
-  return new ConnectError(vss.message, code, undefined, [
+  return new ConnectError(vss.message, connectCodeOf(vss), errorHeadersOf(vss), [
     { desc: ErrorResponseSchema, value: errorResponseOf(vss) },
   ]);
 }

@@ -48,7 +48,10 @@ export function toVssError(error: unknown): VssError {
       UNAVAILABLE_STATES.has(code) ||
       code.startsWith("08")
     ) {
-      return new VssError("internal", "database unavailable", { cause: error, unavailable: true });
+      return new VssError("internal", "database unavailable", {
+        cause: error,
+        reason: "unavailable",
+      });
     }
     if (code === "23514") {
       // A check constraint of an existing (reference-created) table, such as

@@ -1,0 +1,88 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, ListKeyVersionsRequestSchema, VssService } from "../gen/vss/vss_pb.js";
+import type { App } from "../src/app.js";
+import { createAdmission } from "../src/core/admission.js";
+import { VssError } from "../src/core/errors.js";
+import { BinaryCallError, createBinaryClient } from "./support/binary-client.js";
+import { createTestSigner } from "./support/rust-signature.js";
+import { startServer } from "./support/server.js";
+
+describe("per-identity rate limit", () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startServer(
+      { kind: "embedded", dataDir: "memory://" },
+      { VSS_RATE_LIMIT_PER_SEC: "5", VSS_RATE_LIMIT_BURST: "5" },
+    );
+  });
+  afterAll(() => app?.close());
+
+  it("answers 429 with Retry-After and an ErrorResponse once an identity exceeds it, and spares others", async () => {
+    const greedy = createTestSigner();
+    const body = toBinary(
+      ListKeyVersionsRequestSchema,
+      create(ListKeyVersionsRequestSchema, { storeId: "s" }),
+    );
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        fetch(`${app.url}/vss/listKeyVersions`, {
+          method: "POST",
+          headers: { authorization: greedy.header() },
+          body,
+        }),
+      ),
+    );
+    const limited = responses.filter((r) => r.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(15);
+    expect(responses.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(5);
+    for (const r of limited) {
+      expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(r.headers.get("vss-protocol-version")).toBe("0");
+    }
+    const polite = createTestSigner();
+    await createBinaryClient(app.url, () => polite.header()).listKeyVersions({ storeId: "s" });
+    const refused = await createBinaryClient(app.url, () => greedy.header())
+      .listKeyVersions({ storeId: "s" })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(BinaryCallError);
+    expect((refused as BinaryCallError).errorCode).toBe(ErrorCode.INTERNAL_SERVER_EXCEPTION);
+  });
+
+  it("answers RESOURCE_EXHAUSTED on gRPC", async () => {
+    const greedy = createTestSigner();
+    const grpc = createClient(VssService, createGrpcTransport({ baseUrl: app.url }));
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        grpc
+          .listKeyVersions({ storeId: "s" }, { headers: { authorization: greedy.header() } })
+          .then(
+            () => "ok",
+            (e: unknown) => Code[ConnectError.from(e).code],
+          ),
+      ),
+    );
+    expect(results.filter((r) => r === "ResourceExhausted").length).toBeGreaterThanOrEqual(15);
+  });
+});
+
+describe("per-identity concurrency cap", () => {
+  it("admits up to the cap per identity, refuses more with a retry hint, and frees slots on release", async () => {
+    const admission = createAdmission({ ratePerSec: 0, burst: 0, maxConcurrent: 2 });
+    const first = await admission.admit("alice");
+    const second = await admission.admit("alice");
+    const refused = await admission.admit("alice").catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(VssError);
+    expect((refused as VssError).reason).toBe("overloaded");
+    expect((refused as VssError).retryAfterSecs).toBeGreaterThan(0);
+    (await admission.admit("bob"))();
+    first();
+    first(); // releasing twice frees one slot only
+    const third = await admission.admit("alice");
+    await expect(admission.admit("alice")).rejects.toBeInstanceOf(VssError);
+    second();
+    third();
+  });
+});
