@@ -11,6 +11,8 @@ import { errorBody } from "./server/error-mapping.js";
 import { createDualServer } from "./server/http-server.js";
 import { createLnurlHandler } from "./server/lnurl-routes.js";
 import type { NodeHandler } from "./server/node-types.js";
+import { createObservability, registerPoolMetrics } from "./server/observability.js";
+import { createProbeHandler } from "./server/probe-routes.js";
 import { createRpcHandler } from "./server/rpc-handler.js";
 import { type OpenedDatabase, openDatabase } from "./storage/open-store.js";
 
@@ -47,11 +49,24 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
     const authorizer = deps.authorizer ?? auth.authorizer;
     const service = createVssService({ store, limits: config.limits });
     const admission = createAdmission(config.admission);
+    const observability = createObservability(logger);
+    registerPoolMetrics(observability.registry, {
+      size: store.stats().poolSize,
+      inFlight: () => store.stats().inFlight,
+    });
+    let closing = false;
+    const probes = createProbeHandler({
+      store,
+      basePath: config.basePath,
+      registry: observability.registry,
+      closing: () => closing,
+      logger,
+    });
     const binary = createBinaryHandler({
       service,
       authorizer,
       admission,
-      store,
+      observability,
       basePath: config.basePath,
       maxRequestBodySize: config.maxRequestBodySize,
       logger,
@@ -68,11 +83,12 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
               : {}),
           });
     const rpc = createRpcHandler({
-      routes: createConnectRoutes({ service, authorizer, admission }),
+      routes: createConnectRoutes({ service, authorizer, admission, observability }),
       readMaxBytes: config.maxRequestBodySize,
       logger,
       fallback: (req, res) => {
         const serve = async () => {
+          if (await probes(req, res)) return;
           if (lnurl !== undefined && (await lnurl(req, res))) return;
           await binary(req, res);
         };
@@ -120,6 +136,7 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
       port,
       url,
       close: async () => {
+        closing = true;
         await server.close();
         await store.close();
       },

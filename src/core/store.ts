@@ -85,6 +85,8 @@ export interface VssStore {
   list(scope: Scope, query: ListQuery): Promise<ListResult>;
   /** Resolves when the database answers; throws VssError otherwise. */
   ping(): Promise<void>;
+  /** Connections the store may use, and operations running now (for metrics). */
+  stats(): { readonly poolSize: number; readonly inFlight: number };
   /** Releases connections. */
   close(): Promise<void>;
 }

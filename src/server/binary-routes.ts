@@ -15,7 +15,6 @@ import type { Admission } from "../core/admission.js";
 import type { Authorizer } from "../core/authorizer.js";
 import { invalidRequest, type VssErrorKind } from "../core/errors.js";
 import type { VssService } from "../core/service.js";
-import type { VssStore } from "../core/store.js";
 import {
   asVssError,
   errorBody,
@@ -24,8 +23,11 @@ import {
   httpStatusOf,
 } from "./error-mapping.js";
 import type { NodeRequest, NodeResponse } from "./node-types.js";
+import type { Observability } from "./observability.js";
 
 interface BinaryRoute<I extends DescMessage, O extends DescMessage> {
+  /** The call's name, as in the service. */
+  readonly name: string;
   readonly input: I;
   readonly output: O;
   readonly call: (
@@ -40,21 +42,25 @@ const route = <I extends DescMessage, O extends DescMessage>(r: BinaryRoute<I, O
 /** The binary HTTP form: POST {base}/<call>, protobuf in, protobuf out. */
 const ROUTES: Record<string, BinaryRoute<DescMessage, DescMessage>> = {
   "/getObject": route({
+    name: "GetObject",
     input: GetObjectRequestSchema,
     output: GetObjectResponseSchema,
     call: (s, u, r) => s.getObject(u, r),
   }),
   "/putObjects": route({
+    name: "PutObjects",
     input: PutObjectRequestSchema,
     output: PutObjectResponseSchema,
     call: (s, u, r) => s.putObjects(u, r),
   }),
   "/deleteObject": route({
+    name: "DeleteObject",
     input: DeleteObjectRequestSchema,
     output: DeleteObjectResponseSchema,
     call: (s, u, r) => s.deleteObject(u, r),
   }),
   "/listKeyVersions": route({
+    name: "ListKeyVersions",
     input: ListKeyVersionsRequestSchema,
     output: ListKeyVersionsResponseSchema,
     call: (s, u, r) => s.listKeyVersions(u, r),
@@ -66,21 +72,20 @@ export interface BinaryHandlerOptions {
   readonly service: VssService;
   readonly authorizer: Authorizer;
   readonly admission: Admission;
-  readonly store: VssStore;
+  readonly observability: Observability;
   readonly basePath: string;
   readonly maxRequestBodySize: number;
   readonly logger: Logger;
 }
 
-const HEALTH_TIMEOUT_MS = 3000;
-
 /**
  * Serves the binary HTTP form that existing clients (the Rust client, LDK
- * Node) speak, and `GET {base}/health`. Every error body is a serialized
- * ErrorResponse, since those clients decode one from any non-2xx response.
+ * Node) speak. Every error body is a serialized ErrorResponse, since those
+ * clients decode one from any non-2xx response.
  */
 export function createBinaryHandler(options: BinaryHandlerOptions) {
-  const { service, authorizer, admission, store, basePath, maxRequestBodySize, logger } = options;
+  const { service, authorizer, admission, observability, basePath, maxRequestBodySize, logger } =
+    options;
 
   const fail = (res: NodeResponse, status: number, kind: VssErrorKind, message: string) =>
     send(res, status, errorBody(kind, message));
@@ -88,20 +93,6 @@ export function createBinaryHandler(options: BinaryHandlerOptions) {
   return async (req: NodeRequest, res: NodeResponse): Promise<void> => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const sub = path.startsWith(`${basePath}/`) ? path.slice(basePath.length) : undefined;
-
-    if (sub === "/health") {
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        res.setHeader("allow", "GET, HEAD");
-        return fail(res, 405, "invalid_request", "use GET for health");
-      }
-      try {
-        await withTimeout(store.ping(), HEALTH_TIMEOUT_MS);
-        return send(res, 200, new Uint8Array(0));
-      } catch (error) {
-        logger.warn({ err: error }, "health check failed");
-        return fail(res, 503, "internal", "database unavailable");
-      }
-    }
 
     const target = sub === undefined ? undefined : ROUTES[sub];
     if (target === undefined) {
@@ -114,6 +105,11 @@ export function createBinaryHandler(options: BinaryHandlerOptions) {
       return fail(res, 405, "invalid_request", `use POST for ${path}`);
     }
 
+    const startedAt = performance.now();
+    const requestId = observability.requestId(headerValue(req, "x-request-id"));
+    res.setHeader("x-request-id", requestId);
+    let identity: string | undefined;
+    let failure: unknown;
     let release: (() => void) | undefined;
     try {
       // Authenticate and admit before reading the body: strangers and
@@ -121,17 +117,14 @@ export function createBinaryHandler(options: BinaryHandlerOptions) {
       const userToken = await authorizer.authorize({
         get: (name) => headerValue(req, name),
       });
+      identity = userToken;
       release = await admission.admit(userToken);
       const body = await readBody(req, maxRequestBodySize);
       if (body === undefined) {
         // The rest of the body is not read: close the connection after this.
         if ("shouldKeepAlive" in res) res.shouldKeepAlive = false;
-        return fail(
-          res,
-          413,
-          "invalid_request",
-          `request body larger than ${maxRequestBodySize} bytes`,
-        );
+        failure = invalidRequest(`request body larger than ${maxRequestBodySize} bytes`);
+        return send(res, 413, errorBody("invalid_request", (failure as Error).message));
       }
       let request: MessageShape<DescMessage>;
       try {
@@ -142,6 +135,7 @@ export function createBinaryHandler(options: BinaryHandlerOptions) {
       const response = await target.call(service, userToken, request);
       return send(res, 200, toBinary(target.output, response));
     } catch (error) {
+      failure = error;
       const vss = asVssError(error);
       if (vss.kind === "internal" && vss.reason === undefined) {
         logger.error({ err: vss.cause ?? vss, path }, "call failed");
@@ -150,6 +144,14 @@ export function createBinaryHandler(options: BinaryHandlerOptions) {
       return send(res, httpStatusOf(vss), toBinary(ErrorResponseSchema, errorResponseOf(vss)));
     } finally {
       release?.();
+      observability.record({
+        requestId,
+        method: target.name,
+        protocol: "binary",
+        identity,
+        startedAt,
+        ...(failure === undefined ? {} : { error: failure }),
+      });
     }
   };
 }
@@ -211,12 +213,4 @@ function readBody(req: NodeRequest, limit: number): Promise<Uint8Array | undefin
     req.on("error", onError);
     req.on("close", onClose);
   });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

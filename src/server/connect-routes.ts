@@ -4,12 +4,14 @@ import type { Admission } from "../core/admission.js";
 import type { Authorizer } from "../core/authorizer.js";
 import type { VssService as Service } from "../core/service.js";
 import { toConnectError } from "./error-mapping.js";
+import type { Observability } from "./observability.js";
 
 /** Dependencies of {@link createConnectRoutes}. */
 export interface ConnectRoutesOptions {
   readonly service: Service;
   readonly authorizer: Authorizer;
   readonly admission: Admission;
+  readonly observability: Observability;
 }
 
 /**
@@ -17,20 +19,40 @@ export interface ConnectRoutesOptions {
  * request headers, admit the caller, call the shared service, map its errors
  * to Connect codes.
  */
-export function createConnectRoutes({ service, authorizer, admission }: ConnectRoutesOptions) {
+export function createConnectRoutes({
+  service,
+  authorizer,
+  admission,
+  observability,
+}: ConnectRoutesOptions) {
   const call =
     <Req, Res>(method: (userToken: string, request: Req) => Promise<Res>) =>
     async (request: Req, context: HandlerContext): Promise<Res> => {
+      const startedAt = performance.now();
+      const requestId = observability.requestId(context.requestHeader.get("x-request-id"));
+      context.responseHeader.set("x-request-id", requestId);
+      let identity: string | undefined;
+      let failure: unknown;
       try {
-        const userToken = await authorizer.authorize(context.requestHeader);
-        const release = await admission.admit(userToken);
+        identity = await authorizer.authorize(context.requestHeader);
+        const release = await admission.admit(identity);
         try {
-          return await method(userToken, request);
+          return await method(identity, request);
         } finally {
           release();
         }
       } catch (error) {
+        failure = error;
         throw toConnectError(error);
+      } finally {
+        observability.record({
+          requestId,
+          method: context.method.name,
+          protocol: context.protocolName.replace("-", "_"),
+          identity,
+          startedAt,
+          ...(failure === undefined ? {} : { error: failure }),
+        });
       }
     };
   return (router: ConnectRouter) =>

@@ -90,7 +90,11 @@ async function openPostgres(config: PostgresConfig): Promise<OpenedDatabase> {
   });
   const db = drizzlePostgres({ client });
   return {
-    store: createSqlStore({ db, close: () => client.end({ timeout: 5 }) }),
+    store: createSqlStore({
+      db,
+      close: () => client.end({ timeout: 5 }),
+      poolSize: config.poolSize,
+    }),
     challenges: createSqlChallengeStore(db),
   };
 }
@@ -123,7 +127,8 @@ async function openEmbedded(dataDir: string): Promise<OpenedDatabase> {
   const db = drizzlePglite({ client });
   await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return {
-    store: createSqlStore({ db, close: () => client.close() }),
+    // PGlite is one connection: operations queue behind each other.
+    store: createSqlStore({ db, close: () => client.close(), poolSize: 1 }),
     challenges: createSqlChallengeStore(db),
   };
 }

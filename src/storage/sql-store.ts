@@ -23,6 +23,8 @@ export interface SqlStoreOptions {
   readonly db: AnyPgDatabase;
   /** Releases the driver's connections. */
   readonly close: () => Promise<void>;
+  /** Connections the driver may open. */
+  readonly poolSize: number;
   /** Attempts for a transaction that hit a deadlock or serialization failure. */
   readonly maxAttempts?: number;
 }
@@ -35,15 +37,26 @@ const EMPTY = new Uint8Array(0);
  * statement whose parts each check their own versions; the transaction around
  * it commits only if every part applied, so a put is all or nothing.
  */
-export function createSqlStore({ db, close, maxAttempts = 3 }: SqlStoreOptions): VssStore {
+export function createSqlStore({
+  db,
+  close,
+  poolSize,
+  maxAttempts = 3,
+}: SqlStoreOptions): VssStore {
+  let inFlight = 0;
   const run = async <T>(work: () => Promise<T>): Promise<T> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await work();
-      } catch (error) {
-        if (attempt < maxAttempts && isRetryableTransactionError(error)) continue;
-        throw toVssError(error);
+    inFlight++;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await work();
+        } catch (error) {
+          if (attempt < maxAttempts && isRetryableTransactionError(error)) continue;
+          throw toVssError(error);
+        }
       }
+    } finally {
+      inFlight--;
     }
   };
   const inScope = (scope: Scope) =>
@@ -101,6 +114,8 @@ export function createSqlStore({ db, close, maxAttempts = 3 }: SqlStoreOptions):
       run(async () => {
         await db.execute(sql`select 1`);
       }),
+
+    stats: () => ({ poolSize, inFlight }),
 
     close,
   };
