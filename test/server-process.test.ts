@@ -1,97 +1,136 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBinaryClient } from "./support/binary-client.js";
+import { BinaryCallError, createBinaryClient } from "./support/binary-client.js";
+import { createTestDatabase, postgresAdminUrl, type TestDatabase } from "./support/databases.js";
 import { createTestSigner } from "./support/rust-signature.js";
+import { startServerProcess } from "./support/server-process.js";
 
-/** Starts `npm start`'s entry point as a real process; resolves with its URL. */
-function startProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: {
-      ...process.env,
-      VSS_BIND_ADDRESS: "127.0.0.1:0",
-      VSS_DATA_DIR: dataDir,
-      VSS_LOG_LEVEL: "info",
+const bytes = (s: string) => new TextEncoder().encode(s);
+const ITEMS_PER_PUT = 5;
+
+interface Target {
+  name: string;
+  env(): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>;
+}
+
+const targets: Target[] = [
+  {
+    name: "the embedded store",
+    env: async () => {
+      const dir = await mkdtemp(join(tmpdir(), "vss-proc-"));
+      return {
+        env: { VSS_DATA_DIR: dir },
+        cleanup: () => rm(dir, { recursive: true, force: true }),
+      };
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const url = /"url":"(http:\/\/[^"]+)"/.exec(output)?.[1];
-      if (url !== undefined) {
-        clearTimeout(timer);
-        resolve({ child, url });
-      }
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
-    });
+  },
+];
+const adminUrl = postgresAdminUrl();
+if (adminUrl !== undefined) {
+  targets.push({
+    name: "PostgreSQL",
+    env: async () => {
+      const db: TestDatabase = await createTestDatabase(adminUrl);
+      return { env: { VSS_DATABASE_URL: db.url }, cleanup: () => db.drop() };
+    },
   });
 }
 
-const exited = (child: ChildProcess) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-
-describe("the server as a process on the embedded store", () => {
-  let dataDir: string;
+describe.each(targets)("the server process on $name", (target) => {
+  let env: Record<string, string>;
+  let cleanup: () => Promise<void>;
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "vss-proc-"));
+    ({ env, cleanup } = await target.env());
   });
-  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+  afterAll(() => cleanup?.());
 
-  it("keeps acknowledged writes across SIGTERM and SIGKILL, and exits 0 on SIGTERM", async () => {
+  it("exits 0 on SIGTERM and keeps what it acknowledged", async () => {
     const signer = createTestSigner();
-    const bytes = (s: string) => new TextEncoder().encode(s);
-
-    const first = await startProcess(dataDir);
+    const first = await startServerProcess(env);
     const c1 = createBinaryClient(first.url, () => signer.header());
     await c1.putObjects({
       storeId: "w",
       globalVersion: 0n,
       transactionItems: [{ key: "a", version: 0n, value: bytes("1") }],
     });
-    const stopped = exited(first.child);
     first.child.kill("SIGTERM");
-    expect(await stopped).toEqual({ code: 0, signal: null });
+    expect(await first.exited).toEqual({ code: 0, signal: null });
 
-    const second = await startProcess(dataDir);
-    const c2 = createBinaryClient(second.url, () => signer.header());
-    expect((await c2.getObject({ storeId: "w", key: "a" })).value?.version).toBe(1n);
-    for (let i = 0; i < 20; i++) {
-      await c2.putObjects({
-        storeId: "w",
-        globalVersion: BigInt(i + 1),
-        transactionItems: [{ key: `k${i}`, version: 0n, value: bytes(String(i)) }],
-      });
-    }
-    // Killed without warning right after the last acknowledgement.
-    const killed = exited(second.child);
-    second.child.kill("SIGKILL");
-    await killed;
-
-    const third = await startProcess(dataDir);
+    const second = await startServerProcess(env);
     try {
-      const c3 = createBinaryClient(third.url, () => signer.header());
-      expect((await c3.getObject({ storeId: "w", key: "global_version" })).value?.version).toBe(
-        21n,
-      );
-      const page = await c3.listKeyVersions({ storeId: "w" });
-      expect(page.keyVersions).toHaveLength(21);
+      const c2 = createBinaryClient(second.url, () => signer.header());
+      expect((await c2.getObject({ storeId: "w", key: "a" })).value?.version).toBe(1n);
     } finally {
-      const done = exited(third.child);
-      third.child.kill("SIGTERM");
-      await done;
+      second.child.kill("SIGTERM");
+      await second.exited;
+    }
+  });
+
+  it("after SIGKILL under load, has every acknowledged put and no partial one", async () => {
+    const signer = createTestSigner();
+    const server = await startServerProcess(env);
+    const client = createBinaryClient(server.url, () => signer.header());
+    const attempted = new Set<string>();
+    const acknowledged = new Set<string>();
+    let killed = false;
+    const writer = async (w: number) => {
+      for (let b = 0; b < 2000 && !killed; b++) {
+        const batch = `w${w}-b${b}`;
+        attempted.add(batch);
+        try {
+          await client.putObjects({
+            storeId: "load",
+            transactionItems: Array.from({ length: ITEMS_PER_PUT }, (_, i) => ({
+              key: `${batch}-k${i}`,
+              version: 0n,
+              value: bytes(`${batch}-${i}-${"x".repeat(1000)}`),
+            })),
+          });
+          acknowledged.add(batch);
+        } catch (error) {
+          if (error instanceof BinaryCallError) throw error; // a refusal would be a bug
+          return; // the connection died with the server
+        }
+      }
+    };
+    const writers = Promise.all([0, 1, 2, 3].map(writer));
+    while (acknowledged.size < 40) await new Promise((r) => setTimeout(r, 10));
+    killed = true;
+    server.child.kill("SIGKILL");
+    await server.exited;
+    await writers;
+
+    const restarted = await startServerProcess(env);
+    try {
+      const reader = createBinaryClient(restarted.url, () => signer.header());
+      const present = new Map<string, number>();
+      let token: string | undefined;
+      for (let pages = 0; pages < 1000; pages++) {
+        const page = await reader.listKeyVersions({
+          storeId: "load",
+          pageSize: 100,
+          ...(token === undefined ? {} : { pageToken: token }),
+        });
+        for (const k of page.keyVersions) {
+          const batch = k.key.slice(0, k.key.lastIndexOf("-k"));
+          present.set(batch, (present.get(batch) ?? 0) + 1);
+        }
+        token = page.nextPageToken;
+        if (!token) break;
+      }
+      for (const batch of acknowledged) expect(present.get(batch)).toBe(ITEMS_PER_PUT);
+      for (const [batch, count] of present) {
+        expect(attempted.has(batch)).toBe(true);
+        expect(count).toBe(ITEMS_PER_PUT);
+      }
+      const sample = [...acknowledged][0] ?? "";
+      const value = await reader.getObject({ storeId: "load", key: `${sample}-k3` });
+      expect(new TextDecoder().decode(value.value?.value)).toBe(`${sample}-3-${"x".repeat(1000)}`);
+    } finally {
+      restarted.child.kill("SIGTERM");
+      await restarted.exited;
     }
   });
 });
