@@ -42,7 +42,12 @@ export interface AppDependencies {
  */
 export async function createApp(config: Config, deps: AppDependencies = {}): Promise<App> {
   const logger = deps.logger ?? pino({ level: config.logLevel });
-  const database = deps.database ?? (await openDatabase(config.database));
+  const database =
+    deps.database ??
+    (await openDatabase(
+      config.database,
+      config.quota === undefined ? {} : { quota: config.quota },
+    ));
   const { store } = database;
   try {
     const auth = await createAuth(config.auth, { challenges: database.challenges, logger });

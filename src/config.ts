@@ -7,6 +7,7 @@ import { parse as parseToml } from "smol-toml";
 import type { AdmissionLimits } from "./core/admission.js";
 import { DEFAULT_LIMITS, type ServiceLimits } from "./core/limits.js";
 import type { DatabaseConfig } from "./storage/open-store.js";
+import type { Quota } from "./storage/quota.js";
 
 /** How JWTs are verified. */
 export interface JwtConfig {
@@ -60,6 +61,8 @@ export interface Config {
   readonly auth: AuthConfig;
   readonly limits: ServiceLimits;
   readonly admission: AdmissionLimits;
+  /** Per-identity storage quota; none: unlimited. */
+  readonly quota?: Quota;
   /** HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate and key, PEM. */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
@@ -267,8 +270,14 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
     }
   }
 
+  const quota = {
+    bytes: integer("VSS_QUOTA_BYTES", 0, 0, Number.MAX_SAFE_INTEGER),
+    keys: integer("VSS_QUOTA_KEYS", 0, 0, Number.MAX_SAFE_INTEGER),
+  };
+
   return {
     ...(tls === undefined ? {} : { tls }),
+    ...(quota.bytes > 0 || quota.keys > 0 ? { quota } : {}),
     host,
     port,
     basePath,

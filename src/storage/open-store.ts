@@ -9,8 +9,10 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import type { ChallengeStore } from "../core/challenge-store.js";
 import type { VssStore } from "../core/store.js";
+import type { Quota } from "./quota.js";
+import { vssUserUsage } from "./schema.js";
 import { createSqlChallengeStore } from "./sql-challenge-store.js";
-import { createSqlStore } from "./sql-store.js";
+import { type AnyPgDatabase, createSqlStore } from "./sql-store.js";
 
 /** Where the data lives. */
 export type DatabaseConfig =
@@ -52,13 +54,32 @@ export interface OpenedDatabase {
  * committed migrations in drizzle/. Both kinds run the same migrations and the
  * same queries.
  */
-export async function openDatabase(config: DatabaseConfig): Promise<OpenedDatabase> {
-  return config.kind === "postgres" ? openPostgres(config) : openEmbedded(config.dataDir);
+export async function openDatabase(
+  config: DatabaseConfig,
+  options: { readonly quota?: Quota } = {},
+): Promise<OpenedDatabase> {
+  const { db, close, poolSize } =
+    config.kind === "postgres" ? await openPostgres(config) : await openEmbedded(config.dataDir);
+  if (options.quota === undefined) {
+    // Usage is only kept up to date while quotas are on: forget it, so that
+    // turning quotas on later counts afresh.
+    await db.delete(vssUserUsage);
+  }
+  return {
+    store: createSqlStore({ db, close, poolSize, ...options }),
+    challenges: createSqlChallengeStore(db),
+  };
+}
+
+interface Connected {
+  readonly db: AnyPgDatabase;
+  readonly close: () => Promise<void>;
+  readonly poolSize: number;
 }
 
 type PostgresConfig = Extract<DatabaseConfig, { kind: "postgres" }>;
 
-async function openPostgres(config: PostgresConfig): Promise<OpenedDatabase> {
+async function openPostgres(config: PostgresConfig): Promise<Connected> {
   const common = {
     onnotice: () => {},
     connect_timeout: config.connectTimeoutSecs ?? 10,
@@ -88,14 +109,10 @@ async function openPostgres(config: PostgresConfig): Promise<OpenedDatabase> {
     max: config.poolSize,
     connection: { statement_timeout: config.statementTimeoutMs ?? 30_000 },
   });
-  const db = drizzlePostgres({ client });
   return {
-    store: createSqlStore({
-      db,
-      close: () => client.end({ timeout: 5 }),
-      poolSize: config.poolSize,
-    }),
-    challenges: createSqlChallengeStore(db),
+    db: drizzlePostgres({ client }),
+    close: () => client.end({ timeout: 5 }),
+    poolSize: config.poolSize,
   };
 }
 
@@ -120,15 +137,12 @@ async function ensureDatabase(
   }
 }
 
-async function openEmbedded(dataDir: string): Promise<OpenedDatabase> {
+async function openEmbedded(dataDir: string): Promise<Connected> {
   const inMemory = dataDir.startsWith("memory://");
   if (!inMemory) await mkdir(dataDir, { recursive: true });
   const client = await PGlite.create(inMemory ? undefined : dataDir);
   const db = drizzlePglite({ client });
   await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
-  return {
-    // PGlite is one connection: operations queue behind each other.
-    store: createSqlStore({ db, close: () => client.close(), poolSize: 1 }),
-    challenges: createSqlChallengeStore(db),
-  };
+  // PGlite is one connection: operations queue behind each other.
+  return { db, close: () => client.close(), poolSize: 1 };
 }

@@ -55,3 +55,15 @@ export const vssLnurlChallenges = pgTable(
   },
   (t) => [index("vss_lnurl_challenges_expires_at_idx").on(t.expiresAt)],
 );
+
+/**
+ * Storage used per identity (key and value bytes, and keys, across all its
+ * stores, global versions not counted), kept only while quotas are enforced.
+ * A missing row means "not counted yet": it is computed from vss_db on the
+ * identity's next write.
+ */
+export const vssUserUsage = pgTable("vss_user_usage", {
+  userToken: varchar("user_token", { length: 120 }).primaryKey(),
+  bytes: bigint("bytes", { mode: "number" }).notNull(),
+  keys: bigint("keys", { mode: "number" }).notNull(),
+});

@@ -12,6 +12,7 @@ import {
   type VssStore,
 } from "../core/store.js";
 import { isRetryableTransactionError, toVssError } from "./db-errors.js";
+import { checkQuota, lockUsage, type Quota, saveUsage, sizeOfRow, usageDelta } from "./quota.js";
 import { vssDb } from "./schema.js";
 
 /** Any Drizzle PostgreSQL database: postgres.js and PGlite alike. */
@@ -27,6 +28,8 @@ export interface SqlStoreOptions {
   readonly poolSize: number;
   /** Attempts for a transaction that hit a deadlock or serialization failure. */
   readonly maxAttempts?: number;
+  /** Per-identity storage limits; none: usage is not tracked. */
+  readonly quota?: Quota;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -42,6 +45,7 @@ export function createSqlStore({
   close,
   poolSize,
   maxAttempts = 3,
+  quota,
 }: SqlStoreOptions): VssStore {
   let inFlight = 0;
   const run = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -93,20 +97,49 @@ export function createSqlStore({
           );
         }
       };
+      if (quota !== undefined) {
+        // Usage is locked per identity, checked, and updated with the write.
+        return run(() =>
+          db.transaction(async (tx) => {
+            const usage = await lockUsage(tx, scope.userToken);
+            const delta = await usageDelta(tx, scope, batch);
+            checkQuota(quota, usage, delta);
+            await check(tx);
+            if (delta.bytes !== 0 || delta.keys !== 0) {
+              await saveUsage(tx, scope.userToken, {
+                bytes: usage.bytes + delta.bytes,
+                keys: usage.keys + delta.keys,
+              });
+            }
+          }),
+        );
+      }
       // One part touches one row: the statement alone is atomic. Otherwise the
       // transaction undoes the parts that applied when another did not.
       return run(() => (statement.expected === 1 ? check(db) : db.transaction(check)));
     },
 
-    delete: (scope, item: DeleteItem) =>
-      run(async () => {
-        const versionMatches = item.version === -1n ? undefined : eq(vssDb.version, item.version);
-        const rows = await db
+    delete: (scope, item: DeleteItem) => {
+      const versionMatches = item.version === -1n ? undefined : eq(vssDb.version, item.version);
+      const remove = (executor: Pick<AnyPgDatabase, "delete">) =>
+        executor
           .delete(vssDb)
           .where(and(inScope(scope), eq(vssDb.key, item.key), versionMatches))
-          .returning({ key: vssDb.key });
-        return rows.length > 0;
-      }),
+          .returning({ size: sizeOfRow });
+      if (quota === undefined) return run(async () => (await remove(db)).length > 0);
+      return run(() =>
+        db.transaction(async (tx) => {
+          const usage = await lockUsage(tx, scope.userToken);
+          const [deleted] = await remove(tx);
+          if (deleted === undefined) return false;
+          await saveUsage(tx, scope.userToken, {
+            bytes: usage.bytes - Number(deleted.size),
+            keys: usage.keys - 1,
+          });
+          return true;
+        }),
+      );
+    },
 
     list: (scope, query) => run(() => list(db, scope, query)),
 
