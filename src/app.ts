@@ -142,7 +142,7 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
       url,
       close: async () => {
         closing = true;
-        await server.close();
+        await server.close(config.shutdownGraceSecs * 1000);
         await store.close();
       },
     };

@@ -61,6 +61,8 @@ export interface Config {
   readonly auth: AuthConfig;
   readonly limits: ServiceLimits;
   readonly admission: AdmissionLimits;
+  /** How long shutdown waits for calls in flight before cutting them. */
+  readonly shutdownGraceSecs: number;
   /** Per-identity storage quota; none: unlimited. */
   readonly quota?: Quota;
   /** HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate and key, PEM. */
@@ -278,6 +280,7 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
   return {
     ...(tls === undefined ? {} : { tls }),
     ...(quota.bytes > 0 || quota.keys > 0 ? { quota } : {}),
+    shutdownGraceSecs: integer("VSS_SHUTDOWN_GRACE_SECS", 10, 0, 3600),
     host,
     port,
     basePath,
@@ -293,8 +296,19 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
     },
     limits: {
       maxItemsPerPut: integer("VSS_MAX_ITEMS_PER_PUT", DEFAULT_LIMITS.maxItemsPerPut, 1, 100_000),
-      maxKeyLength: DEFAULT_LIMITS.maxKeyLength,
-      maxStoreIdLength: DEFAULT_LIMITS.maxStoreIdLength,
+      // At most the columns' sizes: lower only.
+      maxKeyLength: integer(
+        "VSS_MAX_KEY_LENGTH",
+        DEFAULT_LIMITS.maxKeyLength,
+        1,
+        DEFAULT_LIMITS.maxKeyLength,
+      ),
+      maxStoreIdLength: integer(
+        "VSS_MAX_STORE_ID_LENGTH",
+        DEFAULT_LIMITS.maxStoreIdLength,
+        0,
+        DEFAULT_LIMITS.maxStoreIdLength,
+      ),
       maxPageSize: integer("VSS_MAX_PAGE_SIZE", DEFAULT_LIMITS.maxPageSize, 1, 10_000),
     },
   };

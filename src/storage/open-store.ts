@@ -58,8 +58,19 @@ export async function openDatabase(
   config: DatabaseConfig,
   options: { readonly quota?: Quota } = {},
 ): Promise<OpenedDatabase> {
-  const { db, close, poolSize } =
-    config.kind === "postgres" ? await openPostgres(config) : await openEmbedded(config.dataDir);
+  let connected: Connected;
+  try {
+    connected =
+      config.kind === "postgres" ? await openPostgres(config) : await openEmbedded(config.dataDir);
+  } catch (error) {
+    // Startup failures are read by operators: say what the database said.
+    let root: unknown = error;
+    while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+    throw new Error(`cannot open the ${config.kind} database: ${(root as Error).message}`, {
+      cause: error,
+    });
+  }
+  const { db, close, poolSize } = connected;
   if (options.quota === undefined) {
     // Usage is only kept up to date while quotas are on: forget it, so that
     // turning quotas on later counts afresh.

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,8 +39,17 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Options of {@link startPostgresCluster}. */
+export interface ClusterOptions {
+  /** Serve TLS with this certificate and key (PEM). */
+  readonly ssl?: { readonly cert: string; readonly key: string };
+}
+
 /** Creates and starts a cluster on a free loopback port (as the postgres user when root). */
-export async function startPostgresCluster(bin: string): Promise<PostgresCluster> {
+export async function startPostgresCluster(
+  bin: string,
+  options: ClusterOptions = {},
+): Promise<PostgresCluster> {
   const dir = mkdtempSync(join(tmpdir(), "vss-test-pg-"));
   const asRoot = process.getuid?.() === 0;
   // PostgreSQL refuses to run as root: run it as the postgres system user.
@@ -57,6 +66,23 @@ export async function startPostgresCluster(bin: string): Promise<PostgresCluster
   }
   const data = join(dir, "data");
   run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
+  let sslFlags = "";
+  if (options.ssl !== undefined) {
+    // PostgreSQL wants its key owned by itself and private.
+    for (const [name, pem] of [
+      ["server.crt", options.ssl.cert],
+      ["server.key", options.ssl.key],
+    ] as const) {
+      const file = join(data, name);
+      writeFileSync(file, pem, { mode: 0o600 });
+      if (asRoot) {
+        const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+        const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+        chownSync(file, uid, gid);
+      }
+    }
+    sslFlags = " -c ssl=on";
+  }
   const port = await freePort();
   const start = () =>
     run("pg_ctl", [
@@ -66,7 +92,7 @@ export async function startPostgresCluster(bin: string): Promise<PostgresCluster
       join(dir, "log"),
       "-w",
       "-o",
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200${sslFlags}`,
       "start",
     ]);
   start();
