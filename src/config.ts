@@ -61,6 +61,8 @@ export interface Config {
   readonly auth: AuthConfig;
   readonly limits: ServiceLimits;
   readonly admission: AdmissionLimits;
+  /** Server processes sharing the port (node:cluster); 1: this process serves. */
+  readonly workers: number;
   /** How long shutdown waits for calls in flight before cutting them. */
   readonly shutdownGraceSecs: number;
   /** Per-identity storage quota; none: unlimited. */
@@ -132,6 +134,15 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
     return value;
   };
 
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (raw !== "true" && raw !== "false") {
+      throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
+    }
+    return raw === "true";
+  };
+
   const { host, port } = parseBindAddress(read("VSS_BIND_ADDRESS") ?? "127.0.0.1:8080");
 
   const basePath = (read("VSS_BASE_PATH") ?? "/vss").replace(/\/+$/, "");
@@ -162,8 +173,9 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
           url,
           poolSize: integer("VSS_DATABASE_POOL_SIZE", 10, 1, 1000),
           connectTimeoutSecs: integer("VSS_DATABASE_CONNECT_TIMEOUT_SECS", 10, 1, 600),
-          statementTimeoutMs: integer("VSS_DATABASE_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
-          ...(tlsWanted === "true" || ca !== undefined
+          statementTimeoutMs: integer("VSS_DATABASE_STATEMENT_TIMEOUT_MS", 30_000, 0, 3_600_000),
+          preparedStatements: boolean("VSS_DATABASE_PREPARED_STATEMENTS", true),
+          ...(tlsWanted || ca !== undefined
             ? { tls: ca === undefined ? {} : { ca: pemText("VSS_PSQL_CRT_PEM", ca) } }
             : {}),
           ...(read("VSS_DATABASE_URL") === undefined && file?.postgres !== undefined
@@ -272,6 +284,13 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
     }
   }
 
+  const workers = integer("VSS_WORKERS", 1, 1, 256);
+  if (workers > 1 && database.kind === "embedded") {
+    throw new ConfigError(
+      "VSS_WORKERS",
+      "the embedded store serves one process: set VSS_DATABASE_URL to run several workers",
+    );
+  }
   const quota = {
     bytes: integer("VSS_QUOTA_BYTES", 0, 0, Number.MAX_SAFE_INTEGER),
     keys: integer("VSS_QUOTA_KEYS", 0, 0, Number.MAX_SAFE_INTEGER),
@@ -281,6 +300,7 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
     ...(tls === undefined ? {} : { tls }),
     ...(quota.bytes > 0 || quota.keys > 0 ? { quota } : {}),
     shutdownGraceSecs: integer("VSS_SHUTDOWN_GRACE_SECS", 10, 0, 3600),
+    workers,
     host,
     port,
     basePath,

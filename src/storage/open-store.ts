@@ -1,14 +1,11 @@
 import { mkdir } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
-import { sql } from "drizzle-orm";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import type { ChallengeStore } from "../core/challenge-store.js";
 import type { VssStore } from "../core/store.js";
+import { migrateDatabase } from "./migrate.js";
 import type { Quota } from "./quota.js";
 import { vssUserUsage } from "./schema.js";
 import { createSqlChallengeStore } from "./sql-challenge-store.js";
@@ -24,10 +21,12 @@ export type DatabaseConfig =
       readonly poolSize: number;
       /** Give up connecting after this many seconds. */
       readonly connectTimeoutSecs?: number;
-      /** PostgreSQL cancels a statement running longer than this. */
+      /** PostgreSQL cancels a statement running longer than this; 0: not set here. */
       readonly statementTimeoutMs?: number;
       /** TLS to PostgreSQL, verifying its certificate (against `ca` when given). */
       readonly tls?: { readonly ca?: string };
+      /** Named prepared statements (default); turn off behind pgbouncer in transaction mode. */
+      readonly preparedStatements?: boolean;
       /** Create the database first, through `adminUrl`, if it does not exist. */
       readonly createDatabase?: { readonly adminUrl: string; readonly name: string };
     }
@@ -36,10 +35,6 @@ export type DatabaseConfig =
       /** A directory for PGlite's files, or `memory://` for a store that is not kept. */
       readonly dataDir: string;
     };
-
-const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
-// Serialises migrations of several instances starting at once ("VSS" + 1).
-const MIGRATION_LOCK_ID = 0x56535301;
 
 /** The stores of one database. */
 export interface OpenedDatabase {
@@ -104,24 +99,25 @@ async function openPostgres(config: PostgresConfig): Promise<Connected> {
         }),
   };
   if (config.createDatabase !== undefined) await ensureDatabase(config.createDatabase, common);
-  // One connection holds the advisory lock for the whole migration; ending it
-  // releases the lock even if this process dies. No statement timeout here:
-  // waiting for another instance's migration, or indexing a large table, is fine.
-  const migrator = postgres(config.url, { ...common, max: 1 });
-  try {
-    const db = drizzlePostgres({ client: migrator });
-    await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_ID})`);
-    await migratePostgres(db, { migrationsFolder: MIGRATIONS_FOLDER });
-  } finally {
-    await migrator.end({ timeout: 5 });
-  }
+  const timeout = config.statementTimeoutMs ?? 30_000;
   const client = postgres(config.url, {
     ...common,
     max: config.poolSize,
-    connection: { statement_timeout: config.statementTimeoutMs ?? 30_000 },
+    // Named prepared statements need a session of their own: off behind a
+    // pooler in transaction mode.
+    prepare: config.preparedStatements ?? true,
+    // A startup parameter costs no round trip; 0 sends none (poolers refuse it).
+    ...(timeout > 0 ? { connection: { statement_timeout: timeout } } : {}),
   });
+  const db = drizzlePostgres({ client });
+  try {
+    await migrateDatabase(db);
+  } catch (error) {
+    await client.end({ timeout: 5 });
+    throw error;
+  }
   return {
-    db: drizzlePostgres({ client }),
+    db,
     close: () => client.end({ timeout: 5 }),
     poolSize: config.poolSize,
   };
@@ -153,7 +149,12 @@ async function openEmbedded(dataDir: string): Promise<Connected> {
   if (!inMemory) await mkdir(dataDir, { recursive: true });
   const client = await PGlite.create(inMemory ? undefined : dataDir);
   const db = drizzlePglite({ client });
-  await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  try {
+    await migrateDatabase(db);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
   // PGlite is one connection: operations queue behind each other.
   return { db, close: () => client.close(), poolSize: 1 };
 }
