@@ -3,6 +3,7 @@ import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../gen/vss/vss_pb.js";
 import type { App } from "../src/app.js";
+import { createSignatureAuthorizer } from "../src/auth/signature-authorizer.js";
 import { BinaryCallError, createBinaryClient } from "./support/binary-client.js";
 import { createTestSigner } from "./support/rust-signature.js";
 import { startServer } from "./support/server.js";
@@ -191,5 +192,16 @@ describe("authentication settings", () => {
         await app.close();
       }
     }
+  });
+
+  it("rechecks the time window of a header it verified before", async () => {
+    let clock = Date.now();
+    const authorizer = createSignatureAuthorizer({ maxSkewSecs: 60, now: () => clock });
+    const header = createTestSigner().header(Math.floor(clock / 1000));
+    const headers = { get: () => header };
+    const identity = await authorizer.authorize(headers);
+    expect(await authorizer.authorize(headers)).toBe(identity);
+    clock += 120_000;
+    await expect(authorizer.authorize(headers)).rejects.toThrow(/outside the accepted window/);
   });
 });

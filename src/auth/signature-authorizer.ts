@@ -17,6 +17,8 @@ export interface SignatureAuthorizerOptions {
   readonly maxSkewSecs: number;
   /** The clock, in milliseconds since the epoch (tests move it). */
   readonly now?: () => number;
+  /** Verified headers remembered, so a client's repeated header costs no new verification. */
+  readonly cacheSize?: number;
 }
 
 /** SHA-256 over the salt, the public key and the decimal time, as the client signs it. */
@@ -38,6 +40,12 @@ export function signatureDigest(publicKey: Uint8Array, time: string): Uint8Array
  */
 export function createSignatureAuthorizer(options: SignatureAuthorizerOptions): Authorizer {
   const now = options.now ?? Date.now;
+  // The Rust client signs once per second (the time has second resolution
+  // and signing is deterministic), so its headers repeat. A header that
+  // verified once verifies again: remember the good ones (never the bad), and
+  // still check the time window on every use.
+  const cacheSize = options.cacheSize ?? 10_000;
+  const verified = new Map<string, string>();
   return {
     async authorize(headers) {
       const header = headers.get("authorization");
@@ -53,6 +61,8 @@ export function createSignatureAuthorizer(options: SignatureAuthorizerOptions): 
       if (Math.abs(Number(time) - nowSecs) > options.maxSkewSecs) {
         throw authError("signing time outside the accepted window");
       }
+      const known = verified.get(header);
+      if (known !== undefined) return known;
       const publicKey = hexToBytes(keyHex);
       let valid = false;
       try {
@@ -65,7 +75,14 @@ export function createSignatureAuthorizer(options: SignatureAuthorizerOptions): 
         valid = false; // not a point on the curve, or a signature out of range
       }
       if (!valid) throw authError("invalid signature");
-      return keyHex.toLowerCase();
+      const identity = keyHex.toLowerCase();
+      if (verified.size >= cacheSize) {
+        // Forget the oldest entry (Maps iterate in insertion order).
+        const oldest = verified.keys().next().value;
+        if (oldest !== undefined) verified.delete(oldest);
+      }
+      verified.set(header, identity);
+      return identity;
     },
   };
 }
