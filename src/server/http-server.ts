@@ -83,7 +83,9 @@ export function createDualServer(handler: NodeHandler, tls?: TlsOptions): DualSe
     h1.on("request", trackHttp1);
     const h2 = http2.createServer({}, handler);
     trackSessions(h2);
-    server = net.createServer((socket) => {
+    // noDelay: responses go out in several small writes (HTTP/2 frames); Nagle
+    // would hold them for the peer's delayed ACK.
+    server = net.createServer({ noDelay: true }, (socket) => {
       track(socket);
       socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
       let received = Buffer.alloc(0);
