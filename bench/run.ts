@@ -8,6 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -211,10 +212,23 @@ function makeClients(server: ServerProcess, authorization: string) {
     await res.body.arrayBuffer();
     if (res.statusCode !== 200) throw new Error(`${path}: HTTP ${res.statusCode}`);
   };
-  const grpc = createClient(VssService, createGrpcTransport({ baseUrl: server.url }));
+  const { hostname, port } = new URL(server.url);
+  // As gRPC clients do: TCP_NODELAY, so small HTTP/2 frames are not held back.
+  const grpc = createClient(
+    VssService,
+    createGrpcTransport({
+      baseUrl: server.url,
+      nodeOptions: {
+        createConnection: () => net.connect({ host: hostname, port: Number(port), noDelay: true }),
+      },
+    }),
+  );
   const headers = { authorization };
   return { pool, post, grpc, headers };
 }
+
+/** Each conditional-put worker owns a store, and so knows its global version, across rounds. */
+const globalVersions = new Map<string, bigint>();
 
 function scenarioOp(
   clients: ReturnType<typeof makeClients>,
@@ -224,14 +238,14 @@ function scenarioOp(
 ): (worker: number, i: number) => Promise<void> {
   const { post, grpc, headers } = clients;
   const key = () => `k${Math.floor(Math.random() * KEYS)}`;
-  const gv = new Map<number, bigint>();
-  const putRequest = (worker: number, i: number) => {
+  const gv = globalVersions;
+  const putRequest = (worker: number) => {
     switch (scenario) {
       case "put1":
         return { storeId: "bench", transactionItems: [{ key: key(), version: -1n, value: VALUE }] };
       case "putCond": {
         // Each worker owns a store and so knows its global version.
-        const current = gv.get(worker) ?? (i < 0 ? 0n : 0n);
+        const current = gv.get(`${protocol}-w${worker}`) ?? 0n;
         return {
           storeId: `${protocol}-w${worker}`,
           globalVersion: current,
@@ -253,7 +267,7 @@ function scenarioOp(
     scenario === "listFirst"
       ? { storeId: "large", pageSize: 100 }
       : { storeId: "large", pageSize: 100, pageToken: tokens.large };
-  return async (worker, i) => {
+  return async (worker) => {
     if (scenario === "get") {
       const r = { storeId: "bench", key: key() };
       if (protocol === "binary")
@@ -271,14 +285,16 @@ function scenarioOp(
         );
       else await grpc.listKeyVersions(r, { headers });
     } else {
-      const r = putRequest(worker, i);
+      const r = putRequest(worker);
       if (protocol === "binary")
         await post(
           "putObjects",
           toBinary(PutObjectRequestSchema, create(PutObjectRequestSchema, r)),
         );
       else await grpc.putObjects(r, { headers });
-      if (scenario === "putCond") gv.set(worker, (gv.get(worker) ?? 0n) + 1n);
+      if (scenario === "putCond") {
+        gv.set(`${protocol}-w${worker}`, (gv.get(`${protocol}-w${worker}`) ?? 0n) + 1n);
+      }
     }
   };
 }

@@ -65,6 +65,7 @@ export function createDualServer(handler: NodeHandler, tls?: TlsOptions): DualSe
     const secure = http2.createSecureServer({ ...tls, allowHTTP1: true }, handler);
     trackSessions(secure);
     secure.on("secureConnection", (socket: net.Socket) => {
+      socket.setNoDelay(true);
       track(socket);
       if ((socket as { alpnProtocol?: string | false }).alpnProtocol !== "h2")
         http1Sockets.add(socket);
