@@ -364,6 +364,17 @@ async function main(): Promise<void> {
       }
     }
 
+    // The floor of the HTTP layer on this machine: a call that touches nothing.
+    for (let round = 1; round <= ROUNDS; round++) {
+      add(
+        "http/live",
+        await load(async () => {
+          const res = await clients.pool.request({ path: "/vss/live", method: "GET" });
+          await res.body.arrayBuffer();
+        }),
+      );
+    }
+
     // A deep page in a small store, against the same in a large one.
     const smallToken = await deepToken(url, signer.publicKeyHex, "small");
     for (let round = 1; round <= ROUNDS; round++) {
@@ -497,6 +508,7 @@ function renderReport({
     `| get ≥ 0.6x pgbench | ${ratio(med("get/binary", "opsPerSec"), med("get/pgbench", "opsPerSec"))} binary, ${ratio(med("get/grpc", "opsPerSec"), med("get/pgbench", "opsPerSec"))} gRPC |`,
     `| deep page in 100k keys costs as in 1k | ${fmt(large)} vs ${fmt(small)} ops/s (${ratio(large, small)}) |`,
     `| embedded put ≥ 0.3x PostgreSQL put | ${fmt(embeddedPut)} vs ${fmt(put)} ops/s (${ratio(embeddedPut, put)}) |`,
+    `| (the HTTP layer alone: GET /vss/live, no database) | ${fmt(med("http/live", "opsPerSec"))} ops/s, p50 ${fmt(med("http/live", "p50"), 2)} ms |`,
     `| server memory | peak ${fmt(serverMemory.peakMiB)} MiB (PostgreSQL store), ${fmt(embeddedMemory.peakMiB)} MiB (embedded) |`,
   );
   if (soak.length > 1) {

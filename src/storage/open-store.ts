@@ -65,14 +65,14 @@ export async function openDatabase(
       cause: error,
     });
   }
-  const { db, close, poolSize } = connected;
+  const { db, close, poolSize, preparedStatements } = connected;
   if (options.quota === undefined) {
     // Usage is only kept up to date while quotas are on: forget it, so that
     // turning quotas on later counts afresh.
     await db.delete(vssUserUsage);
   }
   return {
-    store: createSqlStore({ db, close, poolSize, ...options }),
+    store: createSqlStore({ db, close, poolSize, preparedStatements, ...options }),
     challenges: createSqlChallengeStore(db),
   };
 }
@@ -81,6 +81,7 @@ interface Connected {
   readonly db: AnyPgDatabase;
   readonly close: () => Promise<void>;
   readonly poolSize: number;
+  readonly preparedStatements: boolean;
 }
 
 type PostgresConfig = Extract<DatabaseConfig, { kind: "postgres" }>;
@@ -120,6 +121,7 @@ async function openPostgres(config: PostgresConfig): Promise<Connected> {
     db,
     close: () => client.end({ timeout: 5 }),
     poolSize: config.poolSize,
+    preparedStatements: config.preparedStatements ?? true,
   };
 }
 
@@ -156,5 +158,5 @@ async function openEmbedded(dataDir: string): Promise<Connected> {
     throw error;
   }
   // PGlite is one connection: operations queue behind each other.
-  return { db, close: () => client.close(), poolSize: 1 };
+  return { db, close: () => client.close(), poolSize: 1, preparedStatements: true };
 }

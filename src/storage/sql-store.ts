@@ -1,5 +1,5 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { type PgDatabase, PgDialect, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { conflict } from "../core/errors.js";
 import {
   type DeleteItem,
@@ -30,9 +30,12 @@ export interface SqlStoreOptions {
   readonly maxAttempts?: number;
   /** Per-identity storage limits; none: usage is not tracked. */
   readonly quota?: Quota;
+  /** Keep hot queries as server-side prepared statements (not behind pgbouncer in transaction mode). */
+  readonly preparedStatements?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
+const dialect = new PgDialect();
 
 /**
  * The VSS store on PostgreSQL through Drizzle: the same queries on a real
@@ -46,6 +49,7 @@ export function createSqlStore({
   poolSize,
   maxAttempts = 3,
   quota,
+  preparedStatements = true,
 }: SqlStoreOptions): VssStore {
   let inFlight = 0;
   const run = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -65,32 +69,55 @@ export function createSqlStore({
   };
   const inScope = (scope: Scope) =>
     and(eq(vssDb.userToken, scope.userToken), eq(vssDb.storeId, scope.storeId));
+  // Built once. A name makes the driver keep it as a server-side prepared
+  // statement too, which a pooler in transaction mode cannot: then unnamed.
+  const getQuery = db
+    .select({ key: vssDb.key, value: vssDb.value, version: vssDb.version })
+    .from(vssDb)
+    .where(
+      and(
+        eq(vssDb.userToken, sql.placeholder("u")),
+        eq(vssDb.storeId, sql.placeholder("s")),
+        eq(vssDb.key, sql.placeholder("k")),
+      ),
+    );
+  const getObject = getQuery.prepare(
+    preparedStatements ? "vss_get_object" : (undefined as unknown as string),
+  );
+  /** Runs a statement built at call time, prepared server-side when allowed. */
+  const execute = (executor: AnyPgDatabase, query: SQL) =>
+    executor._.session
+      .prepareQuery(
+        dialect.sqlToQuery(query),
+        undefined,
+        preparedStatements ? "vss_statement" : undefined,
+        false,
+      )
+      .execute();
 
   return {
     get: (scope, key) =>
       run(async (): Promise<StoredObject | undefined> => {
-        const rows = await db
-          .select({ key: vssDb.key, value: vssDb.value, version: vssDb.version })
-          .from(vssDb)
-          .where(and(inScope(scope), eq(vssDb.key, key)));
+        const rows = await getObject.execute({ u: scope.userToken, s: scope.storeId, k: key });
         const row = rows[0];
         return row === undefined ? undefined : { ...row, value: row.value ?? EMPTY };
       }),
 
     getGlobalVersion: (scope) =>
       run(async () => {
-        const rows = await db
-          .select({ version: vssDb.version })
-          .from(vssDb)
-          .where(and(inScope(scope), eq(vssDb.key, GLOBAL_VERSION_KEY)));
+        const rows = await getObject.execute({
+          u: scope.userToken,
+          s: scope.storeId,
+          k: GLOBAL_VERSION_KEY,
+        });
         return rows[0]?.version ?? 0n;
       }),
 
     put: (scope, batch) => {
       const statement = putStatement(scope, batch);
       if (statement === undefined) return Promise.resolve();
-      const check = async (executor: Pick<AnyPgDatabase, "execute">) => {
-        const rows = rowsOf(await executor.execute(statement.query));
+      const check = async (executor: AnyPgDatabase) => {
+        const rows = rowsOf(await execute(executor, statement.query));
         if (Number(rows[0]?.["applied"]) !== statement.expected) {
           throw conflict(
             "version mismatch: a key's version, a delete item or the global version did not match",
@@ -141,7 +168,8 @@ export function createSqlStore({
       );
     },
 
-    list: (scope, query) => run(() => list(db, scope, query)),
+    list: (scope, query) =>
+      run(async () => listResult(rowsOf(await execute(db, listQuery(scope, query))), query)),
 
     ping: () =>
       run(async () => {
@@ -263,23 +291,23 @@ function putStatement(scope: Scope, batch: PutBatch): PutStatement | undefined {
   };
 }
 
-async function list(db: AnyPgDatabase, scope: Scope, query: ListQuery): Promise<ListResult> {
+/** One statement, one snapshot: the global version and the keys agree. */
+function listQuery(scope: Scope, query: ListQuery): SQL {
   const { userToken: u, storeId: s } = scope;
   const conditions = [
     sql`user_token = ${u}`,
     sql`store_id = ${s}`,
     sql`key <> ${GLOBAL_VERSION_KEY}`,
   ];
-  if (query.before !== undefined)
+  if (query.before !== undefined) {
     conditions.push(sql`sort_order < ${query.before.toString()}::bigint`);
+  }
   // starts_with compares literally: %, _ and \ are ordinary characters.
   if (query.prefix !== "") conditions.push(sql`starts_with(key, ${query.prefix}::text)`);
   const globalVersion = query.withGlobalVersion
     ? sql`(select version from vss_db where user_token = ${u} and store_id = ${s} and key = ${GLOBAL_VERSION_KEY})`
     : sql`null::bigint`;
-  // One statement, one snapshot: the global version and the keys agree.
-  const rows = rowsOf(
-    await db.execute(sql`
+  return sql`
       select g.gv::text as gv, k.key, k.version::text as version, k.sort_order::text as pos
       from (select ${globalVersion} as gv) as g
       left join lateral (
@@ -288,8 +316,10 @@ async function list(db: AnyPgDatabase, scope: Scope, query: ListQuery): Promise<
         order by sort_order desc
         limit ${query.limit}
       ) as k on true
-      order by k.sort_order desc`),
-  );
+      order by k.sort_order desc`;
+}
+
+function listResult(rows: Row[], query: ListQuery): ListResult {
   const keys = rows
     .filter((r) => r["key"] !== null && r["key"] !== undefined)
     .map((r) => ({
