@@ -82,7 +82,7 @@ describe.skipIf(adminUrl === undefined)("scale-out on one PostgreSQL", () => {
   it("runs VSS_WORKERS processes on one port, correct across them, and stops them all on SIGTERM", async () => {
     const server = await startServerProcess({ VSS_DATABASE_URL: db.url, VSS_WORKERS: "3" });
     try {
-      const children = execFileSync("pgrep", ["-P", String(server.child.pid)])
+      const children = execFileSync("pgrep", ["-P", String(server.child.pid), "-f", "src/main.ts"])
         .toString()
         .trim()
         .split("\n");
