@@ -7,17 +7,14 @@ import { ErrorCode, VssService } from "../gen/vss/vss_pb.js";
 import type { App } from "../src/app.js";
 import { BinaryCallError, createBinaryClient } from "./support/binary-client.js";
 import {
-  findPostgresBin,
   type PostgresCluster,
+  postgresBinForTests,
   startPostgresCluster,
 } from "./support/postgres-cluster.js";
 import { createTestSigner } from "./support/rust-signature.js";
 import { startServer } from "./support/server.js";
 
-const bin = findPostgresBin();
-if (bin === undefined && process.env["CI"] === "true") {
-  throw new Error("CI needs the PostgreSQL server binaries for the fault tests");
-}
+const bin = postgresBinForTests();
 
 describe.skipIf(bin === undefined)("a real PostgreSQL that stops and comes back", () => {
   let cluster: PostgresCluster;

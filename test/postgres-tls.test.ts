@@ -6,17 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { createBinaryClient } from "./support/binary-client.js";
 import {
-  findPostgresBin,
   type PostgresCluster,
+  postgresBinForTests,
   startPostgresCluster,
 } from "./support/postgres-cluster.js";
 import { createTestSigner } from "./support/rust-signature.js";
 import { startServer } from "./support/server.js";
 
-const bin = findPostgresBin();
-if (bin === undefined && process.env["CI"] === "true") {
-  throw new Error("CI needs the PostgreSQL server binaries for the TLS test");
-}
+const bin = postgresBinForTests();
 
 describe.skipIf(bin === undefined)("TLS to PostgreSQL", () => {
   let dir: string;

@@ -27,7 +27,21 @@ export function findPostgresBin(): string | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
+/**
+ * The server binaries for tests that run a cluster of their own: undefined
+ * (skip) on a developer machine without them, an error in CI, where no
+ * PostgreSQL test may be skipped.
+ */
+export function postgresBinForTests(): string | undefined {
+  const bin = findPostgresBin();
+  if (bin === undefined && process.env["CI"] === "true") {
+    throw new Error("CI needs the PostgreSQL server binaries (Debian package postgresql)");
+  }
+  return bin;
+}
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
