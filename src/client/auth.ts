@@ -1,0 +1,104 @@
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import type { HDKey } from "@scure/bip32";
+
+/** Supplies the headers that authenticate one call. */
+export type AuthProvider = () => Promise<Record<string, string>>;
+
+const SIGNING_SALT = utf8ToBytes(
+  "VSS Signature Authorizer Signing Salt Constant..................",
+);
+
+/**
+ * The Rust client's signature scheme: the compressed public key, a compact
+ * ECDSA signature of SHA-256(salt || public key || time), and the time in
+ * decimal seconds. Signing is deterministic, so one header serves a second.
+ */
+export function signatureAuth(secretKey: Uint8Array): AuthProvider {
+  const publicKey = secp256k1.getPublicKey(secretKey, true);
+  let cached: { secs: number; header: string } | undefined;
+  return async () => {
+    const secs = Math.floor(Date.now() / 1000);
+    if (cached?.secs !== secs) {
+      const time = String(secs);
+      const digest = sha256(concatBytes(SIGNING_SALT, publicKey, utf8ToBytes(time)));
+      const signature = secp256k1.sign(digest, secretKey, { prehash: false, lowS: true });
+      cached = { secs, header: `${bytesToHex(publicKey)}${bytesToHex(signature)}${time}` };
+    }
+    return { authorization: cached.header };
+  };
+}
+
+/** A bearer token, fixed or fetched each time. */
+export function jwtAuth(token: string | (() => Promise<string>)): AuthProvider {
+  return async () => ({
+    authorization: `Bearer ${typeof token === "string" ? token : await token()}`,
+  });
+}
+
+/** Options of {@link lnurlAuth}. */
+export interface LnurlAuthOptions {
+  /** Where to GET the LNURL (e.g. https://vss.example/vss/lnurl-auth). */
+  readonly url: string;
+  /** The LUD-05 parent key (LDK Node: m/877'/138'; the Rust client: m/138' of its seed). */
+  readonly parentKey: HDKey;
+  readonly fetch?: typeof fetch;
+}
+
+const REFRESH_BEFORE_EXPIRY_MS = 60_000;
+
+/**
+ * LNURL-auth as the Rust client's LnurlAuthToJwtProvider does it: GET the
+ * LNURL, sign its k1 with the linking key LUD-05 derives for the URL's
+ * domain, GET it with `sig` and `key`, and use the returned JWT until a
+ * minute before its `exp`.
+ */
+export function lnurlAuth(options: LnurlAuthOptions): AuthProvider {
+  const get = options.fetch ?? fetch;
+  const hashing = options.parentKey.deriveChild(0);
+  let cached: { token: string; expiresAt: number } | undefined;
+  const login = async () => {
+    const lnurl = new URL(await (await get(options.url)).text());
+    if (/^[0-9.]+$|^\[/.test(lnurl.hostname))
+      throw new Error("LNURL-auth needs a domain name, not an IP address");
+    const k1 = lnurl.searchParams.get("k1") ?? "";
+    if (!/^[0-9a-fA-F]{64}$/.test(k1)) throw new Error("the LNURL has no valid k1");
+    const digest = hmac(sha256, hashing.privateKey as Uint8Array, utf8ToBytes(lnurl.hostname));
+    const view = new DataView(digest.buffer, digest.byteOffset, 16);
+    let linking = options.parentKey;
+    for (let i = 0; i < 4; i++) linking = linking.deriveChild(view.getUint32(i * 4));
+    const sig = secp256k1.sign(hexToBytes(k1), linking.privateKey as Uint8Array, {
+      prehash: false,
+      lowS: true,
+      format: "der",
+    });
+    lnurl.searchParams.append("sig", bytesToHex(sig));
+    lnurl.searchParams.append("key", bytesToHex(linking.publicKey as Uint8Array));
+    const answer = (await (await get(lnurl.toString())).json()) as {
+      token?: string;
+      reason?: string;
+    };
+    if (answer.token === undefined)
+      throw new Error(`LNURL-auth failed: ${answer.reason ?? "no token"}`);
+    const payload = JSON.parse(
+      new TextDecoder().decode(base64UrlDecode(answer.token.split(".")[1] ?? "")),
+    ) as { exp?: number };
+    cached = { token: answer.token, expiresAt: (payload.exp ?? 0) * 1000 };
+    return answer.token;
+  };
+  return async () => {
+    const token =
+      cached !== undefined && cached.expiresAt - REFRESH_BEFORE_EXPIRY_MS > Date.now()
+        ? cached.token
+        : await login();
+    return { authorization: `Bearer ${token}` };
+  };
+}
+
+function base64UrlDecode(s: string): Uint8Array {
+  const base64 = s.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}

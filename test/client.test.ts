@@ -1,0 +1,206 @@
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HDKey } from "@scure/bip32";
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { App } from "../src/app.js";
+import {
+  type AuthProvider,
+  createKeyObfuscator,
+  createVssClient,
+  decryptValue,
+  deriveLdkNodeVssKeys,
+  encryptValue,
+  jwtAuth,
+  ldkStoredKey,
+  lnurlAuth,
+  parseLdkStoredKey,
+  signatureAuth,
+  type VssClient,
+  VssClientError,
+  type VssProtocol,
+} from "../src/client/index.js";
+import { startServer } from "./support/server.js";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+
+interface Scheme {
+  name: string;
+  env: (dir: string) => Record<string, string>;
+  auth: (app: App) => AuthProvider;
+  baseUrl: (app: App) => string;
+}
+
+const SCHEMES: Scheme[] = [
+  {
+    name: "signature",
+    env: () => ({}),
+    auth: () => signatureAuth(randomBytes(32)),
+    baseUrl: (app) => app.url,
+  },
+  {
+    name: "JWT",
+    env: () => ({
+      VSS_AUTH: "jwt",
+      VSS_JWT_RSA_PEM: rsa.publicKey.export({ type: "spki", format: "pem" }).toString(),
+    }),
+    auth: () => {
+      const sub = randomBytes(8).toString("hex");
+      return jwtAuth(() =>
+        new SignJWT({ sub })
+          .setProtectedHeader({ alg: "RS256" })
+          .setExpirationTime("5m")
+          .sign(rsa.privateKey),
+      );
+    },
+    baseUrl: (app) => app.url,
+  },
+  {
+    name: "LNURL-auth",
+    env: (dir) => ({ VSS_AUTH: "lnurl", VSS_LNURL_SIGNING_KEY_FILE: join(dir, "lnurl.pem") }),
+    auth: (app) =>
+      lnurlAuth({
+        url: `http://localhost:${app.port}/vss/lnurl-auth`,
+        parentKey: HDKey.fromMasterSeed(randomBytes(32)).deriveChild(0x8000_0000 + 138),
+      }),
+    baseUrl: (app) => `http://localhost:${app.port}`,
+  },
+];
+const PROTOCOLS: VssProtocol[] = ["binary", "connect", "grpc-web", "grpc"];
+
+const kindOf = (call: Promise<unknown>) =>
+  call.then(
+    () => "ok",
+    (e: unknown) => (e instanceof VssClientError ? e.kind : `unexpected: ${String(e)}`),
+  );
+
+describe.each(SCHEMES)("the TypeScript client with $name authentication", (scheme) => {
+  let app: App;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "vss-client-"));
+    app = await startServer({ kind: "embedded", dataDir: "memory://" }, scheme.env(dir));
+  });
+  afterAll(async () => {
+    await app?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each(PROTOCOLS)(
+    "reads, writes, lists and deletes over %s, with typed errors",
+    async (protocol) => {
+      const client: VssClient = createVssClient({
+        baseUrl: scheme.baseUrl(app),
+        storeId: "wallet",
+        protocol,
+        auth: scheme.auth(app),
+      });
+      await client.put([{ key: "a", version: 0n, value: bytes("1") }], { globalVersion: 0n });
+      expect(await kindOf(client.put([{ key: "a", version: 0n, value: bytes("2") }]))).toBe(
+        "conflict",
+      );
+      expect(await kindOf(client.get("missing"))).toBe("no_such_key");
+      expect(await kindOf(client.list({ pageSize: -1 }))).toBe("invalid_request");
+      const got = await client.get("a");
+      expect(got.version).toBe(1n);
+      expect(new TextDecoder().decode(got.value)).toBe("1");
+      expect(await client.globalVersion()).toBe(1n);
+
+      await client.put(
+        Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, version: -1n, value: bytes("v") })),
+      );
+      const all: string[] = [];
+      for await (const k of client.listAll({ pageSize: 5, prefix: "k" })) all.push(k.key);
+      expect(all.sort()).toEqual(Array.from({ length: 12 }, (_, i) => `k${i}`).sort());
+      const first = await client.list({ pageSize: 5 });
+      expect(first.globalVersion).toBe(1n);
+      expect(first.nextPageToken).toBeDefined();
+
+      await client.delete("a", 1n);
+      expect(await kindOf(client.get("a"))).toBe("no_such_key");
+      await client.delete("a"); // already gone: still fine
+    },
+  );
+});
+
+describe("client retries", () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startServer(
+      { kind: "embedded", dataDir: "memory://" },
+      { VSS_RATE_LIMIT_PER_SEC: "2", VSS_RATE_LIMIT_BURST: "1" },
+    );
+  });
+  afterAll(() => app?.close());
+
+  it("retries rate-limited calls with backoff until they pass, and never retries a conflict", async () => {
+    let requests = 0;
+    const counting: typeof fetch = (input, init) => {
+      requests++;
+      return fetch(input, init);
+    };
+    const client = createVssClient({
+      baseUrl: app.url,
+      storeId: "s",
+      auth: signatureAuth(randomBytes(32)),
+      fetch: counting,
+      retry: { maxAttempts: 50, initialDelayMs: 100, maxDelayMs: 1000, maxElapsedMs: 60_000 },
+    });
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        client.put([{ key: `k${i}`, version: 0n, value: bytes("v") }]),
+      ),
+    );
+    expect(requests).toBeGreaterThan(6);
+    requests = 0;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await kindOf(client.put([{ key: "k0", version: 0n, value: bytes("again") }]))).toBe(
+      "conflict",
+    );
+    expect(requests).toBe(1);
+  });
+
+  it("gives up on an unreachable server within its bounds, as a network error", async () => {
+    const client = createVssClient({
+      baseUrl: "http://127.0.0.1:9",
+      storeId: "s",
+      retry: { maxAttempts: 3, initialDelayMs: 10 },
+    });
+    expect(await kindOf(client.get("k"))).toBe("network");
+  });
+});
+
+describe("LDK Node's keys", () => {
+  const seed = Uint8Array.from({ length: 64 }, (_, i) => i);
+
+  it("derives the data, obfuscation and signing keys from the wallet seed as LDK Node does", () => {
+    const keys = deriveLdkNodeVssKeys(seed);
+    const vss = HDKey.fromMasterSeed(seed).derive("m/877'");
+    expect(Buffer.from(keys.vssSeed).equals(Buffer.from(vss.privateKey ?? []))).toBe(true);
+    expect(
+      Buffer.from(keys.signingKey).equals(Buffer.from(vss.derive("m/139'").privateKey ?? [])),
+    ).toBe(true);
+    expect(keys.dataKey).toHaveLength(32);
+    expect(Buffer.from(keys.dataKey).equals(Buffer.from(keys.obfuscationKey))).toBe(false);
+    expect(deriveLdkNodeVssKeys(seed).dataKey).toEqual(keys.dataKey);
+  });
+
+  it("builds V1 stored keys, reads them back, and encrypts with the stored key as associated data", () => {
+    const keys = deriveLdkNodeVssKeys(seed);
+    const obfuscator = createKeyObfuscator(keys.obfuscationKey);
+    const stored = ldkStoredKey(obfuscator, "monitors", "", "txid_0");
+    expect(stored.split("#")).toHaveLength(2);
+    expect(parseLdkStoredKey(obfuscator, stored)).toEqual({
+      primaryNamespace: "monitors",
+      secondaryNamespace: "",
+      key: "txid_0",
+    });
+    const sealed = encryptValue(bytes("monitor bytes"), 0n, keys.dataKey, bytes(stored));
+    expect(new TextDecoder().decode(decryptValue(sealed, keys.dataKey, bytes(stored)).value)).toBe(
+      "monitor bytes",
+    );
+  });
+});
