@@ -18,6 +18,7 @@ import {
   lnurlAuth,
   parseLdkStoredKey,
   signatureAuth,
+  signLnurl,
   type VssClient,
   VssClientError,
   type VssProtocol,
@@ -201,6 +202,20 @@ describe("LDK Node's keys", () => {
     const sealed = encryptValue(bytes("monitor bytes"), 0n, keys.dataKey, bytes(stored));
     expect(new TextDecoder().decode(decryptValue(sealed, keys.dataKey, bytes(stored)).value)).toBe(
       "monitor bytes",
+    );
+  });
+});
+
+describe("the client's LNURL-auth signing", () => {
+  it("matches the Rust client's test vector byte for byte", () => {
+    const master = HDKey.fromMasterSeed(Buffer.from("ab".repeat(32), "hex"));
+    expect(
+      signLnurl(
+        master,
+        "https://example.com/path?tag=login&k1=e2af6254a8df433264fa23f67eb8188635d15ce883e8fc020989d5f82ae6f11e",
+      ),
+    ).toBe(
+      "https://example.com/path?tag=login&k1=e2af6254a8df433264fa23f67eb8188635d15ce883e8fc020989d5f82ae6f11e&sig=3045022100a75df468de452e618edb8030016eb0894204655c7d93ece1be007fcf36843522022048bc2f00a0a5a30601d274b49cfaf9ef4c76176e5401d0dfb195f5d6ab8ab4c4&key=02d9eb1b467517d685e3b5439082c14bb1a2c9ae672df4d9046d208c193a5846e0",
     );
   });
 });

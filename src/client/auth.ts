@@ -57,25 +57,9 @@ const REFRESH_BEFORE_EXPIRY_MS = 60_000;
  */
 export function lnurlAuth(options: LnurlAuthOptions): AuthProvider {
   const get = options.fetch ?? fetch;
-  const hashing = options.parentKey.deriveChild(0);
   let cached: { token: string; expiresAt: number } | undefined;
   const login = async () => {
-    const lnurl = new URL(await (await get(options.url)).text());
-    if (/^[0-9.]+$|^\[/.test(lnurl.hostname))
-      throw new Error("LNURL-auth needs a domain name, not an IP address");
-    const k1 = lnurl.searchParams.get("k1") ?? "";
-    if (!/^[0-9a-fA-F]{64}$/.test(k1)) throw new Error("the LNURL has no valid k1");
-    const digest = hmac(sha256, hashing.privateKey as Uint8Array, utf8ToBytes(lnurl.hostname));
-    const view = new DataView(digest.buffer, digest.byteOffset, 16);
-    let linking = options.parentKey;
-    for (let i = 0; i < 4; i++) linking = linking.deriveChild(view.getUint32(i * 4));
-    const sig = secp256k1.sign(hexToBytes(k1), linking.privateKey as Uint8Array, {
-      prehash: false,
-      lowS: true,
-      format: "der",
-    });
-    lnurl.searchParams.append("sig", bytesToHex(sig));
-    lnurl.searchParams.append("key", bytesToHex(linking.publicKey as Uint8Array));
+    const lnurl = new URL(signLnurl(options.parentKey, await (await get(options.url)).text()));
     const answer = (await (await get(lnurl.toString())).json()) as {
       token?: string;
       reason?: string;
@@ -95,6 +79,33 @@ export function lnurlAuth(options: LnurlAuthOptions): AuthProvider {
         : await login();
     return { authorization: `Bearer ${token}` };
   };
+}
+
+/**
+ * Signs an LNURL-auth URL as the Rust client does (LUD-04/LUD-05): the k1
+ * signed (DER) by the linking key derived from `parentKey` for the URL's
+ * domain, appended as `sig` and `key`.
+ */
+export function signLnurl(parentKey: HDKey, lnurlText: string): string {
+  const lnurl = new URL(lnurlText);
+  if (/^[0-9.]+$|^\[/.test(lnurl.hostname)) {
+    throw new Error("LNURL-auth needs a domain name, not an IP address");
+  }
+  const k1 = lnurl.searchParams.get("k1") ?? "";
+  if (!/^[0-9a-fA-F]{64}$/.test(k1)) throw new Error("the LNURL has no valid k1");
+  const hashing = parentKey.deriveChild(0);
+  const digest = hmac(sha256, hashing.privateKey as Uint8Array, utf8ToBytes(lnurl.hostname));
+  const view = new DataView(digest.buffer, digest.byteOffset, 16);
+  let linking = parentKey;
+  for (let i = 0; i < 4; i++) linking = linking.deriveChild(view.getUint32(i * 4));
+  const sig = secp256k1.sign(hexToBytes(k1), linking.privateKey as Uint8Array, {
+    prehash: false,
+    lowS: true,
+    format: "der",
+  });
+  lnurl.searchParams.append("sig", bytesToHex(sig));
+  lnurl.searchParams.append("key", bytesToHex(linking.publicKey as Uint8Array));
+  return lnurl.toString();
 }
 
 function base64UrlDecode(s: string): Uint8Array {

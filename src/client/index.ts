@@ -5,6 +5,7 @@ export {
   type LnurlAuthOptions,
   lnurlAuth,
   signatureAuth,
+  signLnurl,
 } from "./auth.js";
 export {
   createVssClient,
