@@ -59,8 +59,8 @@ export function lnurlAuth(options: LnurlAuthOptions): AuthProvider {
   const get = options.fetch ?? fetch;
   let cached: { token: string; expiresAt: number } | undefined;
   const login = async () => {
-    const lnurl = new URL(signLnurl(options.parentKey, await (await get(options.url)).text()));
-    const answer = (await (await get(lnurl.toString())).json()) as {
+    const signed = signLnurl(options.parentKey, await (await get(options.url)).text());
+    const answer = (await (await get(signed)).json()) as {
       token?: string;
       reason?: string;
     };
