@@ -109,18 +109,22 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
     const handler: NodeHandler = withCors(config.corsOrigins, (req, res) => {
       // Required by the Rust client (vss-client-ng 0.6+) on every response.
       res.setHeader("vss-protocol-version", "0");
-      const started = performance.now();
-      res.once("finish", () => {
-        logger.debug(
-          {
-            method: req.method,
-            path: (req.url ?? "").split("?", 1)[0],
-            status: res.statusCode,
-            ms: Math.round((performance.now() - started) * 10) / 10,
-          },
-          "request",
-        );
-      });
+      // Calls log themselves; this per-request line is for debugging only, so
+      // the hot path pays for the listener only when it will be written.
+      if (logger.isLevelEnabled("debug")) {
+        const started = performance.now();
+        res.once("finish", () => {
+          logger.debug(
+            {
+              method: req.method,
+              path: (req.url ?? "").split("?", 1)[0],
+              status: res.statusCode,
+              ms: Math.round((performance.now() - started) * 10) / 10,
+            },
+            "request",
+          );
+        });
+      }
       rpc(req, res);
     });
     const server = createDualServer(handler, config.tls);
