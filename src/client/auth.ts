@@ -82,6 +82,19 @@ export function lnurlAuth(options: LnurlAuthOptions): AuthProvider {
 }
 
 /**
+ * The LUD-05 linking key for `domain`: the parent's child at the four
+ * big-endian u32 of HMAC-SHA256(hashing key m/0 of the parent, domain).
+ */
+export function lnurlLinkingKey(parentKey: HDKey, domain: string): HDKey {
+  const hashing = parentKey.deriveChild(0);
+  const digest = hmac(sha256, hashing.privateKey as Uint8Array, utf8ToBytes(domain));
+  const view = new DataView(digest.buffer, digest.byteOffset, 16);
+  let linking = parentKey;
+  for (let i = 0; i < 4; i++) linking = linking.deriveChild(view.getUint32(i * 4));
+  return linking;
+}
+
+/**
  * Signs an LNURL-auth URL as the Rust client does (LUD-04/LUD-05): the k1
  * signed (DER) by the linking key derived from `parentKey` for the URL's
  * domain, appended as `sig` and `key`.
@@ -93,11 +106,7 @@ export function signLnurl(parentKey: HDKey, lnurlText: string): string {
   }
   const k1 = lnurl.searchParams.get("k1") ?? "";
   if (!/^[0-9a-fA-F]{64}$/.test(k1)) throw new Error("the LNURL has no valid k1");
-  const hashing = parentKey.deriveChild(0);
-  const digest = hmac(sha256, hashing.privateKey as Uint8Array, utf8ToBytes(lnurl.hostname));
-  const view = new DataView(digest.buffer, digest.byteOffset, 16);
-  let linking = parentKey;
-  for (let i = 0; i < 4; i++) linking = linking.deriveChild(view.getUint32(i * 4));
+  const linking = lnurlLinkingKey(parentKey, lnurl.hostname);
   const sig = secp256k1.sign(hexToBytes(k1), linking.privateKey as Uint8Array, {
     prehash: false,
     lowS: true,
