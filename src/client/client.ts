@@ -257,9 +257,16 @@ function createCall(options: VssClientOptions): Call {
     if (protocol === "connect")
       return createConnectTransport({ baseUrl, useBinaryFormat: true, ...fetchOption });
     if (protocol === "grpc-web") return createGrpcWebTransport({ baseUrl, ...fetchOption });
-    // HTTP/2 gRPC exists in Node only: loaded on demand, so browsers never bundle it.
-    const { createGrpcTransport } = await import("@connectrpc/connect-node");
-    return createGrpcTransport({ baseUrl });
+    // HTTP/2 gRPC exists in Node only: loaded on demand, never bundled for browsers.
+    const { createNodeGrpcTransport } = await import("./node-grpc.js");
+    // Browser bundles map node-grpc.js to an empty module (package.json `browser`).
+    if (typeof createNodeGrpcTransport !== "function") {
+      throw new VssClientError(
+        "invalid_request",
+        'protocol "grpc" needs Node (HTTP/2); browsers use "grpc-web" or "connect"',
+      );
+    }
+    return createNodeGrpcTransport(baseUrl);
   };
   const methods = {
     getObject: "getObject",
