@@ -1,4 +1,4 @@
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import { createAuth } from "./auth/create-auth.js";
 import type { Config } from "./config.js";
 import { createAdmission } from "./core/admission.js";
@@ -11,7 +11,11 @@ import { errorBody } from "./server/error-mapping.js";
 import { createDualServer } from "./server/http-server.js";
 import { createLnurlHandler } from "./server/lnurl-routes.js";
 import type { NodeHandler } from "./server/node-types.js";
-import { createObservability, registerPoolMetrics } from "./server/observability.js";
+import {
+  createObservability,
+  createServerLogger,
+  registerPoolMetrics,
+} from "./server/observability.js";
 import { createProbeHandler } from "./server/probe-routes.js";
 import { createRpcHandler } from "./server/rpc-handler.js";
 import { type OpenedDatabase, openDatabase } from "./storage/open-store.js";
@@ -41,7 +45,8 @@ export interface AppDependencies {
  * one port, over HTTP/1.1 and h2c, plus the LNURL-auth login in `lnurl` mode.
  */
 export async function createApp(config: Config, deps: AppDependencies = {}): Promise<App> {
-  const logger = deps.logger ?? pino({ level: config.logLevel });
+  const serverLogger = createServerLogger(config.logLevel, deps.logger);
+  const { logger } = serverLogger;
   const database =
     deps.database ??
     (await openDatabase(
@@ -141,6 +146,7 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
       },
       "VSS server listening",
     );
+    serverLogger.flush();
     return {
       port,
       url,
@@ -148,10 +154,12 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
         closing = true;
         await server.close(config.shutdownGraceSecs * 1000);
         await store.close();
+        serverLogger.close();
       },
     };
   } catch (error) {
     await store.close();
+    serverLogger.close();
     throw error;
   }
 }

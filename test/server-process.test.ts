@@ -68,6 +68,27 @@ describe.each(targets)("the server process on $name", (target) => {
     }
   });
 
+  it("logs one line per call within about a second, and every line by the time it exits", async () => {
+    const signer = createTestSigner();
+    const server = await startServerProcess(env);
+    const client = createBinaryClient(server.url, () => signer.header());
+    const calls = () => server.logLines().filter((line) => line["msg"] === "call");
+    try {
+      await client.putObjects({
+        storeId: "logs",
+        transactionItems: [{ key: "a", version: -1n, value: bytes("1") }],
+      });
+      // Log writes are batched; the periodic flush still gets a quiet call out.
+      await expect.poll(() => calls().length, { timeout: 5_000, interval: 100 }).toBe(1);
+      for (let i = 0; i < 200; i++) await client.getObject({ storeId: "logs", key: "a" });
+    } finally {
+      server.child.kill("SIGTERM");
+    }
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(calls()).toHaveLength(201);
+    expect(calls().every((line) => line["outcome"] === "ok")).toBe(true);
+  });
+
   it("after SIGKILL under load, has every acknowledged put and no partial one", async () => {
     const signer = createTestSigner();
     const server = await startServerProcess(env);

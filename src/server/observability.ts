@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { Logger } from "pino";
+import { type Logger, pino } from "pino";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { asVssError } from "./error-mapping.js";
 
@@ -106,4 +106,36 @@ export function registerPoolMetrics(
       this.set(pool.inFlight());
     },
   });
+}
+
+/** The server's own logger and the buffer behind it. */
+export interface ServerLogger {
+  readonly logger: Logger;
+  /** Writes out what is buffered now (after the startup line, so supervisors see it at once). */
+  flush(): void;
+  /** Writes out everything, synchronously, and stops the periodic flush. */
+  close(): void;
+}
+
+/**
+ * A JSON logger on stdout that batches its writes: one write(2) per call
+ * would cost about a third of a GetObject's CPU. Lines are written once 8 KiB
+ * are buffered or every `flushMs`, and synchronously on close and on exit, so a
+ * process killed with SIGKILL loses at most its last `flushMs` of log lines.
+ * `given` (tests inject one) is used as it is.
+ */
+export function createServerLogger(level: string, given?: Logger, flushMs = 1_000): ServerLogger {
+  // An injected logger (tests) is used as it is, unbuffered.
+  if (given !== undefined) return { logger: given, flush: () => {}, close: () => {} };
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 8_192 });
+  const timer = setInterval(() => destination.flush(), flushMs);
+  timer.unref();
+  return {
+    logger: pino({ level }, destination),
+    flush: () => destination.flush(),
+    close: () => {
+      clearInterval(timer);
+      destination.flushSync();
+    },
+  };
 }

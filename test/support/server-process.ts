@@ -4,6 +4,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly url: string;
+  /** The JSON lines the process has written to stdout so far. */
+  logLines(): Record<string, unknown>[];
   /** Resolves with how the process ended. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -28,10 +30,12 @@ export function startServerProcess(env: Record<string, string>): Promise<ServerP
       const url = /"url":"(https?:\/\/[^"]+)"/.exec(output)?.[1];
       if (url !== undefined) {
         clearTimeout(timer);
-        // Keep draining the pipes so a chatty server never blocks on them.
-        child.stdout?.removeAllListeners("data");
-        child.stdout?.resume();
-        resolve({ child, url, exited });
+        const logLines = () =>
+          output
+            .split("\n")
+            .filter((line) => line.startsWith("{"))
+            .map((line) => JSON.parse(line) as Record<string, unknown>);
+        resolve({ child, url, exited, logLines });
       }
     });
     child.stderr?.on("data", (chunk: Buffer) => {
