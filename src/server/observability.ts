@@ -119,7 +119,7 @@ export interface ServerLogger {
 
 /**
  * A JSON logger on stdout that batches its writes: one write(2) per call
- * would cost about a third of a GetObject's CPU. Lines are written once 8 KiB
+ * would cost about a quarter of a GetObject's CPU. Lines are written once 8 KiB
  * are buffered or every `flushMs`, and synchronously on close and on exit, so a
  * process killed with SIGKILL loses at most its last `flushMs` of log lines.
  * `given` (tests inject one) is used as it is.
