@@ -70,7 +70,7 @@ describe.each(targets)("the server process on $name", (target) => {
 
   it("logs one line per call within about a second, and every line by the time it exits", async () => {
     const signer = createTestSigner();
-    const server = await startServerProcess(env);
+    const server = await startServerProcess(env, { keepLogs: true });
     const client = createBinaryClient(server.url, () => signer.header());
     const calls = () => server.logLines().filter((line) => line["msg"] === "call");
     try {
