@@ -8,7 +8,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -212,17 +211,8 @@ function makeClients(server: ServerProcess, authorization: string) {
     await res.body.arrayBuffer();
     if (res.statusCode !== 200) throw new Error(`${path}: HTTP ${res.statusCode}`);
   };
-  const { hostname, port } = new URL(server.url);
-  // As gRPC clients do: TCP_NODELAY, so small HTTP/2 frames are not held back.
-  const grpc = createClient(
-    VssService,
-    createGrpcTransport({
-      baseUrl: server.url,
-      nodeOptions: {
-        createConnection: () => net.connect({ host: hostname, port: Number(port), noDelay: true }),
-      },
-    }),
-  );
+  // Node's HTTP/2 sessions set TCP_NODELAY on their sockets themselves.
+  const grpc = createClient(VssService, createGrpcTransport({ baseUrl: server.url }));
   const headers = { authorization };
   return { pool, post, grpc, headers };
 }

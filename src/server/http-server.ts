@@ -84,8 +84,10 @@ export function createDualServer(handler: NodeHandler, tls?: TlsOptions): DualSe
     h1.on("request", trackHttp1);
     const h2 = http2.createServer({}, handler);
     trackSessions(h2);
-    // noDelay: responses go out in several small writes (HTTP/2 frames); Nagle
-    // would hold them for the peer's delayed ACK.
+    // noDelay: we accept the sockets ourselves, so http.Server's TCP_NODELAY
+    // default does not apply to HTTP/1.1 ones, whose responses go out in small
+    // writes that Nagle would hold for the peer's delayed ACK. (HTTP/2 sessions
+    // set it on their socket themselves.)
     server = net.createServer({ noDelay: true }, (socket) => {
       track(socket);
       socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
