@@ -80,7 +80,10 @@ describe.skipIf(adminUrl === undefined)("scale-out on one PostgreSQL", () => {
   });
 
   it("runs VSS_WORKERS processes on one port, correct across them, and stops them all on SIGTERM", async () => {
-    const server = await startServerProcess({ VSS_DATABASE_URL: db.url, VSS_WORKERS: "3" });
+    const server = await startServerProcess(
+      { VSS_DATABASE_URL: db.url, VSS_WORKERS: "3" },
+      { keepLogs: true },
+    );
     try {
       const children = execFileSync("pgrep", ["-P", String(server.child.pid), "-f", "src/main.ts"])
         .toString()
@@ -93,6 +96,9 @@ describe.skipIf(adminUrl === undefined)("scale-out on one PostgreSQL", () => {
       server.child.kill("SIGTERM");
       expect(await server.exited).toEqual({ code: 0, signal: null });
     }
+    // The workers share one stdout: every line arrives whole (logLines parses
+    // each one), and each of the 50 calls logged its line before its worker exited.
+    expect(server.logLines().filter((line) => line["msg"] === "call")).toHaveLength(50);
   });
 });
 

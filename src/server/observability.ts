@@ -113,29 +113,32 @@ export interface ServerLogger {
   readonly logger: Logger;
   /** Writes out what is buffered now (after the startup line, so supervisors see it at once). */
   flush(): void;
-  /** Writes out everything, synchronously, and stops the periodic flush. */
+  /** Writes out everything, synchronously. */
   close(): void;
 }
 
 /**
  * A JSON logger on stdout that batches its writes: one write(2) per call
- * would cost about a quarter of a GetObject's CPU. Lines are written once 8 KiB
+ * would cost about a quarter of a GetObject's CPU. Lines are written once 2 KiB
  * are buffered or every `flushMs`, and synchronously on close and on exit, so a
  * process killed with SIGKILL loses at most its last `flushMs` of log lines.
+ * Each write is whole lines of at most 4096 bytes (PIPE_BUF), so the workers of
+ * VSS_WORKERS, sharing one stdout pipe, never interleave inside a line.
  * `given` (tests inject one) is used as it is.
  */
 export function createServerLogger(level: string, given?: Logger, flushMs = 1_000): ServerLogger {
   // An injected logger (tests) is used as it is, unbuffered.
   if (given !== undefined) return { logger: given, flush: () => {}, close: () => {} };
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 8_192 });
-  const timer = setInterval(() => destination.flush(), flushMs);
-  timer.unref();
+  const destination = pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: 2_048,
+    maxWrite: 4_096,
+    periodicFlush: flushMs,
+  });
   return {
     logger: pino({ level }, destination),
     flush: () => destination.flush(),
-    close: () => {
-      clearInterval(timer);
-      destination.flushSync();
-    },
+    close: () => destination.flushSync(),
   };
 }
