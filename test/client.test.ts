@@ -174,6 +174,78 @@ describe("client retries", () => {
   });
 });
 
+describe.each<VssProtocol>(["binary", "connect", "grpc-web"])(
+  "a put whose answer was lost, over %s",
+  (protocol) => {
+    let app: App;
+    beforeAll(async () => {
+      app = await startServer({ kind: "embedded", dataDir: "memory://" });
+    });
+    afterAll(() => app?.close());
+
+    /** A fetch that delivers the first put to the server, then loses its answer. */
+    const losingFirstPutAnswer = (beforeLoss: () => Promise<void> = async () => {}) => {
+      let lost = false;
+      const lossy: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init);
+        if (!lost && /putobjects/i.test(String(input))) {
+          lost = true;
+          await response.arrayBuffer(); // the server has answered: the put committed
+          await beforeLoss();
+          throw new TypeError("connection reset (the answer was lost)");
+        }
+        return response;
+      };
+      return lossy;
+    };
+
+    it("resolves when the retry meets its own committed write", async () => {
+      const key = randomBytes(32);
+      const fetchLosing = losingFirstPutAnswer();
+      const client = createVssClient({
+        baseUrl: app.url,
+        storeId: "lost",
+        protocol,
+        auth: signatureAuth(key),
+        fetch: fetchLosing,
+        retry: { initialDelayMs: 1 },
+      });
+      const value = randomBytes(64);
+      await client.put([{ key: "a", version: 0n, value }], { globalVersion: 0n });
+      const stored = await client.get("a");
+      expect(stored.version).toBe(1n);
+      expect(Buffer.from(stored.value).equals(value)).toBe(true);
+      expect(await client.globalVersion()).toBe(1n);
+    });
+
+    it("keeps the conflict when another writer changed the key in between", async () => {
+      const key = randomBytes(32);
+      const other = createVssClient({
+        baseUrl: app.url,
+        storeId: "lost-raced",
+        protocol,
+        auth: signatureAuth(key),
+      });
+      const client = createVssClient({
+        baseUrl: app.url,
+        storeId: "lost-raced",
+        protocol,
+        auth: signatureAuth(key),
+        fetch: losingFirstPutAnswer(() =>
+          other.put([{ key: "a", version: 1n, value: bytes("the other writer") }]),
+        ),
+        retry: { initialDelayMs: 1 },
+      });
+      expect(await kindOf(client.put([{ key: "a", version: 0n, value: bytes("mine") }]))).toBe(
+        "conflict",
+      );
+      const stored = await other.get("a");
+      expect(new TextDecoder().decode(stored.value)).toBe("the other writer");
+      expect(stored.version).toBe(2n);
+    });
+  },
+);
+
 describe("LDK Node's keys", () => {
   const seed = Uint8Array.from({ length: 64 }, (_, i) => i);
 

@@ -103,6 +103,13 @@ export interface VssClient {
    * Writes and deletes all or nothing. Item versions: 0 creates, n updates
    * from n, -1 overwrites. With `globalVersion`, the store's global version
    * must equal it (and is then bumped).
+   *
+   * A retried put can meet its own earlier attempt: when an attempt's answer
+   * was lost (network error, 5xx) and a retry then fails with a conflict, the
+   * client reads the store back, and if it holds exactly what this put wrote
+   * (every value, each conditional item at its version + 1, deletes gone, the
+   * global version + 1), the put succeeded and resolves. Otherwise the
+   * conflict stands.
    */
   put(
     items: readonly VssItem[],
@@ -111,6 +118,18 @@ export interface VssClient {
       readonly globalVersion?: bigint;
     },
   ): Promise<void>;
+  /**
+   * Whether the store now holds exactly what `put(items, options)` would have
+   * written: each value, each conditional item at its version + 1, each delete
+   * gone, the global version + 1. False on any doubt (including a failed read).
+   */
+  holds(
+    items: readonly VssItem[],
+    options?: {
+      readonly deletes?: readonly { key: string; version: bigint }[];
+      readonly globalVersion?: bigint;
+    },
+  ): Promise<boolean>;
   /** Deletes `key` if its version matches (-1: any); succeeds if it is already gone. */
   delete(key: string, version?: bigint): Promise<void>;
   list(options?: {
@@ -144,7 +163,7 @@ const KIND_BY_CODE: Record<number, VssClientErrorKind> = {
 export function createVssClient(options: VssClientOptions): VssClient {
   const call = withRetry(createCall(options), options.retry ?? {});
   const { storeId } = options;
-  return {
+  const client: VssClient = {
     async get(key) {
       const response = await call("getObject", GetObjectRequestSchema, GetObjectResponseSchema, {
         storeId,
@@ -165,12 +184,41 @@ export function createVssClient(options: VssClientOptions): VssClient {
       return response.value?.version ?? 0n;
     },
     async put(items, opts = {}) {
-      await call("putObjects", PutObjectRequestSchema, PutObjectResponseSchema, {
-        storeId,
-        transactionItems: [...items],
-        deleteItems: (opts.deletes ?? []).map((d) => ({ key: d.key, version: d.version })),
-        ...(opts.globalVersion === undefined ? {} : { globalVersion: opts.globalVersion }),
-      });
+      try {
+        await call("putObjects", PutObjectRequestSchema, PutObjectResponseSchema, {
+          storeId,
+          transactionItems: [...items],
+          deleteItems: (opts.deletes ?? []).map((d) => ({ key: d.key, version: d.version })),
+          ...(opts.globalVersion === undefined ? {} : { globalVersion: opts.globalVersion }),
+        });
+      } catch (error) {
+        if (!(error instanceof VssClientError && conflictsAfterLostAnswer.has(error))) throw error;
+        if (!(await client.holds(items, opts))) throw error;
+      }
+    },
+    async holds(items, opts = {}) {
+      // Without an item there is no value to recognize the write by.
+      if (items.length === 0) return false;
+      try {
+        for (const item of items) {
+          const stored = await client.get(item.key);
+          if (!equalBytes(stored.value, item.value)) return false;
+          if (item.version !== -1n && stored.version !== item.version + 1n) return false;
+        }
+        for (const d of opts.deletes ?? []) {
+          const gone = await client.get(d.key).then(
+            () => false,
+            (e: unknown) => e instanceof VssClientError && e.kind === "no_such_key",
+          );
+          if (!gone) return false;
+        }
+        return (
+          opts.globalVersion === undefined ||
+          (await client.globalVersion()) === opts.globalVersion + 1n
+        );
+      } catch {
+        return false;
+      }
     },
     async delete(key, version = -1n) {
       await call("deleteObject", DeleteObjectRequestSchema, DeleteObjectResponseSchema, {
@@ -200,7 +248,7 @@ export function createVssClient(options: VssClientOptions): VssClient {
       let pageToken: string | undefined;
       // Bounded: a server handing out tokens forever cannot loop us forever.
       for (let pages = 0; pages < 1_000_000; pages++) {
-        const page = await this.list({
+        const page = await client.list({
           ...opts,
           ...(pageToken === undefined ? {} : { pageToken }),
         });
@@ -210,6 +258,7 @@ export function createVssClient(options: VssClientOptions): VssClient {
       }
     },
   };
+  return client;
 }
 
 function createCall(options: VssClientOptions): Call {
@@ -314,6 +363,13 @@ function fromConnectError(error: unknown): VssClientError {
   return new VssClientError(kind, e.rawMessage, { cause: error });
 }
 
+/** Conflicts met by a retry after an attempt whose answer was lost (it may have committed). */
+const conflictsAfterLostAnswer = new WeakSet<VssClientError>();
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
 function withRetry(call: Call, retry: RetryOptions): Call {
   const maxAttempts = retry.maxAttempts ?? 5;
   const maxElapsedMs = retry.maxElapsedMs ?? 30_000;
@@ -321,6 +377,8 @@ function withRetry(call: Call, retry: RetryOptions): Call {
   const maxDelayMs = retry.maxDelayMs ?? 5_000;
   return async (method, input, output, request) => {
     const started = Date.now();
+    // Whether an earlier attempt failed in a way that may hide a commit.
+    let answerLost = false;
     for (let attempt = 1; ; attempt++) {
       try {
         return await call(method, input, output, request);
@@ -329,9 +387,11 @@ function withRetry(call: Call, retry: RetryOptions): Call {
           error instanceof VssClientError
             ? error
             : new VssClientError("internal", String(error), { cause: error });
+        if (answerLost && vss.kind === "conflict") conflictsAfterLostAnswer.add(vss);
         const delay = Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
         if (!vss.retryable || attempt >= maxAttempts || Date.now() - started + delay > maxElapsedMs)
           throw vss;
+        answerLost = true;
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
