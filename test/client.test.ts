@@ -164,6 +164,64 @@ describe("client retries", () => {
     expect(requests).toBe(1);
   });
 
+  it.each<VssProtocol>(["binary", "connect", "grpc-web"])(
+    "waits as long as the server's Retry-After asks, however short its own backoff (%s)",
+    async (protocol) => {
+      await new Promise((r) => setTimeout(r, 1000)); // a fresh second of the rate
+      let requests = 0;
+      const counting: typeof fetch = (input, init) => {
+        requests++;
+        return fetch(input, init);
+      };
+      const client = createVssClient({
+        baseUrl: app.url,
+        storeId: "s",
+        protocol,
+        auth: signatureAuth(randomBytes(32)),
+        fetch: counting,
+        // Alone, this backoff would spend every attempt within milliseconds.
+        retry: { maxAttempts: 4, initialDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 20_000 },
+      });
+      const started = Date.now();
+      await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          client.put([{ key: `r${i}`, version: -1n, value: bytes("v") }]),
+        ),
+      );
+      // 2 calls/s plus a burst of 1: the last puts can only pass a second later.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+      expect(requests).toBeGreaterThan(5);
+      expect(requests).toBeLessThanOrEqual(5 * 4);
+    },
+  );
+
+  it.each<VssProtocol>(["binary", "connect", "grpc-web"])(
+    "gives up at once when the Retry-After is beyond its time budget (%s)",
+    async (protocol) => {
+      const auth = signatureAuth(randomBytes(32));
+      const options = { baseUrl: app.url, storeId: "s", protocol, auth };
+      const put = [{ key: "k", version: -1n, value: bytes("v") }];
+      // Spends this identity's second: 2 calls/s plus a burst of 1.
+      for (let i = 0; i < 3; i++) await createVssClient(options).put(put);
+      let requests = 0;
+      const counting: typeof fetch = (input, init) => {
+        requests++;
+        return fetch(input, init);
+      };
+      const started = Date.now();
+      const outcome = await kindOf(
+        createVssClient({
+          ...options,
+          fetch: counting,
+          retry: { maxAttempts: 10, initialDelayMs: 1, maxElapsedMs: 300 },
+        }).put(put),
+      );
+      expect(outcome).toBe("internal");
+      expect(requests).toBe(1);
+      expect(Date.now() - started).toBeLessThan(300);
+    },
+  );
+
   it("gives up on an unreachable server within its bounds, as a network error", async () => {
     const client = createVssClient({
       baseUrl: "http://127.0.0.1:9",

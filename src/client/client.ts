@@ -38,12 +38,15 @@ const RETRYABLE = new Set<VssClientErrorKind>(["internal", "unavailable", "netwo
 /** The one error a VSS client throws. */
 export class VssClientError extends Error {
   override readonly name = "VssClientError";
+  /** How long the server asked to wait before trying again (its Retry-After), if it did. */
+  readonly retryAfterMs: number | undefined;
   constructor(
     readonly kind: VssClientErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number | undefined },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? {} : { cause: options.cause });
+    this.retryAfterMs = options?.retryAfterMs;
   }
   /** Whether trying again may succeed: never for conflicts or bad requests. */
   get retryable(): boolean {
@@ -54,7 +57,11 @@ export class VssClientError extends Error {
 /** How the client reaches the server. */
 export type VssProtocol = "binary" | "connect" | "grpc-web" | "grpc";
 
-/** Retries of retryable failures: exponential backoff with full jitter, bounded. */
+/**
+ * Retries of retryable failures: exponential backoff with full jitter, never
+ * sooner than the server's Retry-After, bounded by attempts and elapsed time
+ * (a Retry-After past the time left ends the retries at once).
+ */
 export interface RetryOptions {
   readonly maxAttempts?: number;
   readonly maxElapsedMs?: number;
@@ -294,9 +301,15 @@ function createCall(options: VssClientOptions): Call {
       } catch {
         decoded = undefined;
       }
-      if (decoded === undefined)
-        throw new VssClientError("internal", `HTTP ${response.status} without an ErrorResponse`);
-      throw new VssClientError(KIND_BY_CODE[decoded.errorCode] ?? "internal", decoded.message);
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+      if (decoded === undefined) {
+        throw new VssClientError("internal", `HTTP ${response.status} without an ErrorResponse`, {
+          retryAfterMs,
+        });
+      }
+      throw new VssClientError(KIND_BY_CODE[decoded.errorCode] ?? "internal", decoded.message, {
+        retryAfterMs,
+      });
     };
   }
   let client: Promise<Client<typeof VssService>> | undefined;
@@ -341,9 +354,11 @@ function createCall(options: VssClientOptions): Call {
 function fromConnectError(error: unknown): VssClientError {
   const e = ConnectError.from(error);
   const detail = e.findDetails(ErrorResponseSchema)[0];
+  const retryAfterMs = parseRetryAfter(e.metadata.get("retry-after"));
   if (detail !== undefined && e.code !== Code.Unavailable) {
     return new VssClientError(KIND_BY_CODE[detail.errorCode] ?? "internal", detail.message, {
       cause: error,
+      retryAfterMs,
     });
   }
   const kind: VssClientErrorKind =
@@ -360,7 +375,13 @@ function fromConnectError(error: unknown): VssClientError {
               : e.code === Code.Unknown
                 ? "network"
                 : "internal";
-  return new VssClientError(kind, e.rawMessage, { cause: error });
+  return new VssClientError(kind, e.rawMessage, { cause: error, retryAfterMs });
+}
+
+/** A Retry-After of whole seconds (the form VSS servers send), in milliseconds. */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null || !/^\d{1,6}$/.test(value.trim())) return undefined;
+  return Number(value.trim()) * 1000;
 }
 
 /** Conflicts met by a retry after an attempt whose answer was lost (it may have committed). */
@@ -388,7 +409,11 @@ function withRetry(call: Call, retry: RetryOptions): Call {
             ? error
             : new VssClientError("internal", String(error), { cause: error });
         if (answerLost && vss.kind === "conflict") conflictsAfterLostAnswer.add(vss);
-        const delay = Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
+        // Full jitter, but never sooner than the server asked (Retry-After).
+        const delay = Math.max(
+          Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1)),
+          vss.retryAfterMs ?? 0,
+        );
         if (!vss.retryable || attempt >= maxAttempts || Date.now() - started + delay > maxElapsedMs)
           throw vss;
         answerLost = true;
