@@ -113,6 +113,30 @@ describe("signature authentication", () => {
     expect(await attempt(`02${"00".repeat(32)}${header.slice(66)}`)).toMatch(/invalid signature/);
   });
 
+  it("refuses a public key that is not compressed, and r or s of zero or past the group order", async () => {
+    const header = createTestSigner().header();
+    const [key, r, s, time] = [
+      header.slice(0, 66),
+      header.slice(66, 130),
+      header.slice(130, 194),
+      header.slice(194),
+    ];
+    const n = N.toString(16).padStart(64, "0");
+    const zero = "00".repeat(32);
+    for (const prefix of ["04", "05", "00"]) {
+      expect(await attempt(`${prefix}${key.slice(2)}${r}${s}${time}`)).toMatch(/invalid signature/);
+    }
+    for (const [badR, badS] of [
+      [zero, s],
+      [r, zero],
+      [n, s],
+      ["ff".repeat(32), s],
+    ]) {
+      expect(await attempt(`${key}${badR}${badS}${time}`)).toMatch(/invalid signature/);
+    }
+    expect(await attempt(header)).toBe("ok");
+  });
+
   it("uses the public key hex in lowercase as the identity, whatever the header's case", async () => {
     const signer = createTestSigner();
     const lower = createBinaryClient(app.url, () => signer.header());

@@ -1,6 +1,4 @@
-import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import type { Authorizer } from "../core/authorizer.js";
 import { authError } from "../core/errors.js";
 
@@ -21,15 +19,24 @@ export interface SignatureAuthorizerOptions {
   readonly cacheSize?: number;
 }
 
-/** SHA-256 over the salt, the public key and the decimal time, as the client signs it. */
-export function signatureDigest(publicKey: Uint8Array, time: string): Uint8Array {
-  const salt = utf8ToBytes(SIGNING_SALT);
-  const timeBytes = utf8ToBytes(time);
-  const message = new Uint8Array(salt.length + publicKey.length + timeBytes.length);
-  message.set(salt, 0);
-  message.set(publicKey, salt.length);
-  message.set(timeBytes, salt.length + publicKey.length);
-  return sha256(message);
+const SALT = Buffer.from(SIGNING_SALT, "utf8");
+/** DER of a secp256k1 SubjectPublicKeyInfo up to its 33-byte compressed point. */
+const SPKI_PREFIX = Buffer.from("3036301006072a8648ce3d020106052b8104000a032200", "hex");
+/** Half the secp256k1 group order: a larger s is the "high-S" twin libsecp256k1 refuses. */
+const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+/** Public keys kept parsed (parsing costs as much as a verification). */
+const KEY_CACHE_SIZE = 10_000;
+
+/**
+ * Whether `signature` (compact r || s, low S) signs SHA-256(salt || public
+ * key || time) under `publicKey` (33-byte compressed). OpenSSL, through
+ * node:crypto, verifies several times faster than a JavaScript
+ * implementation, which matters when a flood of bad headers must be refused.
+ */
+function verifySignature(key: KeyObject, publicKey: Buffer, signature: Buffer, time: string) {
+  if (BigInt(`0x${signature.subarray(32).toString("hex")}`) > HALF_ORDER) return false;
+  const message = Buffer.concat([SALT, publicKey, Buffer.from(time, "utf8")]);
+  return verify("sha256", message, { key, dsaEncoding: "ieee-p1363" }, signature);
 }
 
 /**
@@ -46,6 +53,25 @@ export function createSignatureAuthorizer(options: SignatureAuthorizerOptions): 
   // still check the time window on every use.
   const cacheSize = options.cacheSize ?? 10_000;
   const verified = new Map<string, string>();
+  const keys = new Map<string, KeyObject>();
+  /** The parsed key, or undefined if it is not a point of the curve. */
+  const parseKey = (keyHex: string, publicKey: Buffer): KeyObject | undefined => {
+    const known = keys.get(keyHex);
+    if (known !== undefined) return known;
+    if (publicKey[0] !== 0x02 && publicKey[0] !== 0x03) return undefined;
+    let key: KeyObject;
+    try {
+      key = createPublicKey({
+        key: Buffer.concat([SPKI_PREFIX, publicKey]),
+        format: "der",
+        type: "spki",
+      });
+    } catch {
+      return undefined;
+    }
+    remember(keys, keyHex, key, KEY_CACHE_SIZE);
+    return key;
+  };
   return {
     async authorize(headers) {
       const header = headers.get("authorization");
@@ -63,26 +89,28 @@ export function createSignatureAuthorizer(options: SignatureAuthorizerOptions): 
       }
       const known = verified.get(header);
       if (known !== undefined) return known;
-      const publicKey = hexToBytes(keyHex);
+      const identity = keyHex.toLowerCase();
+      const publicKey = Buffer.from(keyHex, "hex");
+      const key = parseKey(identity, publicKey);
       let valid = false;
       try {
-        valid = secp256k1.verify(hexToBytes(sigHex), signatureDigest(publicKey, time), publicKey, {
-          prehash: false,
-          lowS: true,
-          format: "compact",
-        });
+        valid =
+          key !== undefined && verifySignature(key, publicKey, Buffer.from(sigHex, "hex"), time);
       } catch {
-        valid = false; // not a point on the curve, or a signature out of range
+        valid = false; // r or s out of range
       }
       if (!valid) throw authError("invalid signature");
-      const identity = keyHex.toLowerCase();
-      if (verified.size >= cacheSize) {
-        // Forget the oldest entry (Maps iterate in insertion order).
-        const oldest = verified.keys().next().value;
-        if (oldest !== undefined) verified.delete(oldest);
-      }
-      verified.set(header, identity);
+      remember(verified, header, identity, cacheSize);
       return identity;
     },
   };
+}
+
+/** Adds to a bounded cache, forgetting the oldest entry (Maps keep insertion order). */
+function remember<V>(cache: Map<string, V>, key: string, value: V, size: number): void {
+  if (cache.size >= size) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  cache.set(key, value);
 }
