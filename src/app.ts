@@ -80,6 +80,7 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
       basePath: config.basePath,
       maxRequestBodySize: config.maxRequestBodySize,
       logger,
+      trustedProxyHops: config.trustedProxyHops,
     });
     const lnurl =
       auth.lnurl === undefined
@@ -96,6 +97,7 @@ export async function createApp(config: Config, deps: AppDependencies = {}): Pro
       routes: createConnectRoutes({ service, authorizer, admission, observability }),
       readMaxBytes: config.maxRequestBodySize,
       logger,
+      trustedProxyHops: config.trustedProxyHops,
       fallback: (req, res) => {
         const serve = async () => {
           if (await probes(req, res)) return;

@@ -60,6 +60,11 @@ export interface Config {
   readonly corsOrigins: "*" | readonly string[];
   readonly auth: AuthConfig;
   readonly limits: ServiceLimits;
+  /**
+   * Proxies in front of the server whose X-Forwarded-For is trusted: the
+   * client's address is that many entries from the right (0: the socket's peer).
+   */
+  readonly trustedProxyHops: number;
   readonly admission: AdmissionLimits;
   /** Server processes sharing the port (node:cluster); 1: this process serves. */
   readonly workers: number;
@@ -309,7 +314,9 @@ function fromSettings(env: Env, file: ConfigFile | undefined): Config {
     logLevel: logLevel as LevelWithSilent,
     corsOrigins,
     auth,
+    trustedProxyHops: integer("VSS_TRUSTED_PROXY_HOPS", 0, 0, 10),
     admission: {
+      authFailuresPerMin: integer("VSS_AUTH_FAILURES_PER_MIN", 0, 0, 1_000_000),
       ratePerSec: integer("VSS_RATE_LIMIT_PER_SEC", 100, 0, 1_000_000),
       burst: integer("VSS_RATE_LIMIT_BURST", 1000, 0, 10_000_000),
       maxConcurrent: integer("VSS_MAX_CONCURRENT_PER_IDENTITY", 32, 0, 100_000),

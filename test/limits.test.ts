@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, ListKeyVersionsRequestSchema, VssService } from "../gen/vss/vss_pb.js";
 import type { App } from "../src/app.js";
@@ -70,7 +70,12 @@ describe("per-identity rate limit", () => {
 
 describe("per-identity concurrency cap", () => {
   it("admits up to the cap per identity, refuses more with a retry hint, and frees slots on release", async () => {
-    const admission = createAdmission({ ratePerSec: 0, burst: 0, maxConcurrent: 2 });
+    const admission = createAdmission({
+      authFailuresPerMin: 0,
+      ratePerSec: 0,
+      burst: 0,
+      maxConcurrent: 2,
+    });
     const first = await admission.admit("alice");
     const second = await admission.admit("alice");
     const refused = await admission.admit("alice").catch((e: unknown) => e);
@@ -84,5 +89,96 @@ describe("per-identity concurrency cap", () => {
     await expect(admission.admit("alice")).rejects.toBeInstanceOf(VssError);
     second();
     third();
+  });
+});
+
+describe("failed authentications per client address", () => {
+  const body = toBinary(
+    ListKeyVersionsRequestSchema,
+    create(ListKeyVersionsRequestSchema, { storeId: "s" }),
+  );
+  /** A binary-form call from `address` (as the trusted proxy reports it); its HTTP status. */
+  const call = async (app: App, authorization: string, address: string) =>
+    (
+      await fetch(`${app.url}/vss/listKeyVersions`, {
+        method: "POST",
+        headers: { authorization, "x-forwarded-for": `${address}, 10.0.0.1` },
+        body,
+      })
+    ).status;
+  const badHeader = () => `${createTestSigner().header().slice(0, 66)}${"11".repeat(64)}${now()}`;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  describe("behind two trusted proxies", () => {
+    let app: App;
+    beforeAll(async () => {
+      app = await startServer(
+        { kind: "embedded", dataDir: "memory://" },
+        { VSS_AUTH_FAILURES_PER_MIN: "3", VSS_TRUSTED_PROXY_HOPS: "2" },
+      );
+    });
+    afterAll(() => app?.close());
+
+    it("refuses an address past its failures without checking its headers, and lets other addresses in", async () => {
+      const good = createTestSigner();
+      for (let i = 0; i < 3; i++) expect(await call(app, badHeader(), "198.51.100.7")).toBe(401);
+      const refused = await fetch(`${app.url}/vss/listKeyVersions`, {
+        method: "POST",
+        headers: { authorization: good.header(), "x-forwarded-for": "198.51.100.7, 10.0.0.1" },
+        body,
+      });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      // The client's own claims, left of what the proxies added, change nothing.
+      expect(await call(app, good.header(), "203.0.113.9, 198.51.100.7")).toBe(429);
+      expect(await call(app, good.header(), "198.51.100.8")).toBe(200);
+    });
+
+    it("refuses it on Connect too, as RESOURCE_EXHAUSTED", async () => {
+      for (let i = 0; i < 3; i++) expect(await call(app, badHeader(), "198.51.100.20")).toBe(401);
+      const connect = createClient(
+        VssService,
+        createConnectTransport({ baseUrl: app.url, httpVersion: "1.1" }),
+      );
+      const outcome = await connect
+        .listKeyVersions(
+          { storeId: "s" },
+          {
+            headers: {
+              authorization: createTestSigner().header(),
+              "x-forwarded-for": "198.51.100.20, 10.0.0.1",
+            },
+          },
+        )
+        .then(
+          () => "ok",
+          (e: unknown) => Code[ConnectError.from(e).code],
+        );
+      expect(outcome).toBe("ResourceExhausted");
+    });
+  });
+
+  it("without trusted proxies, counts the socket's address and ignores X-Forwarded-For", async () => {
+    const app = await startServer(
+      { kind: "embedded", dataDir: "memory://" },
+      { VSS_AUTH_FAILURES_PER_MIN: "2" },
+    );
+    try {
+      expect(await call(app, badHeader(), "198.51.100.1")).toBe(401);
+      expect(await call(app, badHeader(), "198.51.100.2")).toBe(401);
+      expect(await call(app, createTestSigner().header(), "198.51.100.3")).toBe(429);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("is off by default: failures are refused one by one, and good callers always get in", async () => {
+    const app = await startServer({ kind: "embedded", dataDir: "memory://" });
+    try {
+      for (let i = 0; i < 20; i++) expect(await call(app, badHeader(), "198.51.100.1")).toBe(401);
+      expect(await call(app, createTestSigner().header(), "198.51.100.1")).toBe(200);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -1,8 +1,14 @@
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import type { Authorizer, RequestHeaders } from "./authorizer.js";
 import { VssError } from "./errors.js";
 
-/** Per-identity limits on traffic. 0 turns a limit off. */
+/** Limits on traffic, per identity and per client address. 0 turns a limit off. */
 export interface AdmissionLimits {
+  /**
+   * Failed authentications per minute from one client address; past it, that
+   * address's calls are refused without running the authorizer.
+   */
+  readonly authFailuresPerMin: number;
   /** Sustained calls per second per identity. */
   readonly ratePerSec: number;
   /** Extra calls per identity allowed in bursts, refilled over ten seconds. */
@@ -11,8 +17,20 @@ export interface AdmissionLimits {
   readonly maxConcurrent: number;
 }
 
-/** Lets a call in, or refuses it; `release` must be called once the call ends. */
+/** Who gets in: authentication guarded per address, then limits per identity. */
 export interface Admission {
+  /**
+   * The caller's identity from `authorizer`, counting failures against `peer`
+   * (the client's address, as the transport established it). An address past
+   * its failure limit is refused as `rate_limited` with a Retry-After, and its
+   * headers are not checked: a flood of bad credentials costs no verification.
+   */
+  authenticate(
+    authorizer: Authorizer,
+    headers: RequestHeaders,
+    peer: string | undefined,
+  ): Promise<string>;
+  /** Lets a call in, or refuses it; the returned release must be called once the call ends. */
   admit(identity: string): Promise<() => void>;
 }
 
@@ -34,8 +52,30 @@ export function createAdmission(limits: AdmissionLimits): Admission {
         )
       : undefined;
   const active = new Map<string, number>();
+  const failuresPerMin = limits.authFailuresPerMin;
+  const failures =
+    failuresPerMin > 0
+      ? new RateLimiterMemory({ points: failuresPerMin, duration: 60 })
+      : undefined;
 
   return {
+    async authenticate(authorizer, headers, peer) {
+      if (failures === undefined || peer === undefined) return authorizer.authorize(headers);
+      const record = await failures.get(peer);
+      if (record !== null && record.consumedPoints >= failuresPerMin) {
+        throw new VssError(
+          "internal",
+          "too many failed authentications from this address; retry later",
+          { reason: "rate_limited", retryAfterSecs: record.msBeforeNext / 1000 },
+        );
+      }
+      try {
+        return await authorizer.authorize(headers);
+      } catch (error) {
+        if (error instanceof VssError && error.kind === "auth") await failures.penalty(peer, 1);
+        throw error;
+      }
+    },
     async admit(identity) {
       if (limiter !== undefined) {
         try {

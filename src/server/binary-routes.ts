@@ -15,6 +15,7 @@ import type { Admission } from "../core/admission.js";
 import type { Authorizer } from "../core/authorizer.js";
 import { invalidRequest, type VssErrorKind } from "../core/errors.js";
 import type { VssService } from "../core/service.js";
+import { clientAddress } from "./client-address.js";
 import {
   asVssError,
   errorBody,
@@ -76,6 +77,8 @@ export interface BinaryHandlerOptions {
   readonly basePath: string;
   readonly maxRequestBodySize: number;
   readonly logger: Logger;
+  /** Trusted proxies in front, for the client's address (see clientAddress). */
+  readonly trustedProxyHops: number;
 }
 
 /**
@@ -84,8 +87,16 @@ export interface BinaryHandlerOptions {
  * clients decode one from any non-2xx response.
  */
 export function createBinaryHandler(options: BinaryHandlerOptions) {
-  const { service, authorizer, admission, observability, basePath, maxRequestBodySize, logger } =
-    options;
+  const {
+    service,
+    authorizer,
+    admission,
+    observability,
+    basePath,
+    maxRequestBodySize,
+    logger,
+    trustedProxyHops,
+  } = options;
 
   const fail = (res: NodeResponse, status: number, kind: VssErrorKind, message: string) =>
     send(res, status, errorBody(kind, message));
@@ -114,9 +125,11 @@ export function createBinaryHandler(options: BinaryHandlerOptions) {
     try {
       // Authenticate and admit before reading the body: strangers and
       // over-eager callers cannot make us buffer.
-      const userToken = await authorizer.authorize({
-        get: (name) => headerValue(req, name),
-      });
+      const userToken = await admission.authenticate(
+        authorizer,
+        { get: (name) => headerValue(req, name) },
+        clientAddress(req, trustedProxyHops),
+      );
       identity = userToken;
       release = await admission.admit(userToken);
       const body = await readBody(req, maxRequestBodySize);

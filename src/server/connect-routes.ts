@@ -3,6 +3,7 @@ import { VssService } from "../../gen/vss/vss_pb.js";
 import type { Admission } from "../core/admission.js";
 import type { Authorizer } from "../core/authorizer.js";
 import type { VssService as Service } from "../core/service.js";
+import { clientAddressKey } from "./client-address.js";
 import { toConnectError } from "./error-mapping.js";
 import type { Observability } from "./observability.js";
 
@@ -34,7 +35,11 @@ export function createConnectRoutes({
       let identity: string | undefined;
       let failure: unknown;
       try {
-        identity = await authorizer.authorize(context.requestHeader);
+        identity = await admission.authenticate(
+          authorizer,
+          context.requestHeader,
+          context.values.get(clientAddressKey),
+        );
         const release = await admission.admit(identity);
         try {
           return await method(identity, request);

@@ -1,6 +1,12 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { fromBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, createConnectRouter } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createConnectRouter,
+  createContextValues,
+} from "@connectrpc/connect";
 import {
   compressionBrotli,
   compressionGzip,
@@ -8,6 +14,7 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import { clientAddress, clientAddressKey } from "./client-address.js";
 import type { NodeHandler, NodeRequest } from "./node-types.js";
 
 /** Options of {@link createRpcHandler}. */
@@ -18,6 +25,8 @@ export interface RpcHandlerOptions {
   /** Serves every path that is not an RPC. */
   readonly fallback: NodeHandler;
   readonly logger: Logger;
+  /** Trusted proxies in front (see clientAddress); the routes get the address as a context value. */
+  readonly trustedProxyHops: number;
 }
 
 /**
@@ -42,7 +51,11 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
     }
     const framing = framingOf(req);
     const serve = async () => {
-      const uReq = universalRequestFromNodeRequest(req, res, undefined, undefined);
+      const values = createContextValues().set(
+        clientAddressKey,
+        clientAddress(req, options.trustedProxyHops),
+      );
+      const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
       if (framing !== undefined) {
         const body = await readBounded(
           uReq.body as AsyncIterable<Uint8Array>,
