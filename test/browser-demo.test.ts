@@ -96,13 +96,13 @@ describe.runIf(chromiumAvailable())("browser wallet demo in headless Chromium", 
   };
 
   /** A Node client with the keys the page derived from its seed. */
-  const nodeClient = async (page: Page, storeId: string) => {
+  const nodeClient = async (page: Page, storeId: string, server = app.url) => {
     const seedHex = await page.evaluate(() => localStorage.getItem("vss-demo-seed"));
     expect(seedHex).toMatch(/^[0-9a-f]{128}$/);
     const seed = hexToBytes(seedHex ?? "");
     const keys = deriveLdkNodeVssKeys(seed);
     const client = createVssClient({
-      baseUrl: app.url,
+      baseUrl: server,
       storeId,
       auth: signatureAuth(keys.signingKey),
     });
@@ -247,6 +247,9 @@ describe.runIf(chromiumAvailable())("browser wallet demo in headless Chromium", 
         `Cannot reach the VSS server at ${closed.url} (is it running, and does its VSS_CORS_ORIGINS include ${site.url}?)`,
       );
       expect(await page.getAttribute("#status", "class")).toBe("error");
+      // The browser refused to send the put: nothing reached the store.
+      const node = await nodeClient(page, "wallet", closed.url);
+      expect((await node.client.list()).keys).toEqual([]);
       await page.close();
     } finally {
       await closed.close();
