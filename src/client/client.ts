@@ -8,6 +8,7 @@ import {
 } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import { equalBytes } from "@noble/ciphers/utils.js";
 import {
   DeleteObjectRequestSchema,
   DeleteObjectResponseSchema,
@@ -386,10 +387,6 @@ function parseRetryAfter(value: string | null): number | undefined {
 
 /** Conflicts met by a retry after an attempt whose answer was lost (it may have committed). */
 const conflictsAfterLostAnswer = new WeakSet<VssClientError>();
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
 
 function withRetry(call: Call, retry: RetryOptions): Call {
   const maxAttempts = retry.maxAttempts ?? 5;
