@@ -127,6 +127,18 @@ describe.each(SCHEMES)("the TypeScript client with $name authentication", (schem
   );
 });
 
+/** `fetch`, counting the requests it sends. */
+function countingFetch(): { fetch: typeof fetch; requests: number } {
+  const counter = {
+    requests: 0,
+    fetch: ((input, init) => {
+      counter.requests++;
+      return fetch(input, init);
+    }) as typeof fetch,
+  };
+  return counter;
+}
+
 describe("client retries", () => {
   let app: App;
   beforeAll(async () => {
@@ -138,16 +150,12 @@ describe("client retries", () => {
   afterAll(() => app?.close());
 
   it("retries rate-limited calls with backoff until they pass, and never retries a conflict", async () => {
-    let requests = 0;
-    const counting: typeof fetch = (input, init) => {
-      requests++;
-      return fetch(input, init);
-    };
+    const counting = countingFetch();
     const client = createVssClient({
       baseUrl: app.url,
       storeId: "s",
       auth: signatureAuth(randomBytes(32)),
-      fetch: counting,
+      fetch: counting.fetch,
       retry: { maxAttempts: 50, initialDelayMs: 100, maxDelayMs: 1000, maxElapsedMs: 60_000 },
     });
     await Promise.all(
@@ -155,30 +163,26 @@ describe("client retries", () => {
         client.put([{ key: `k${i}`, version: 0n, value: bytes("v") }]),
       ),
     );
-    expect(requests).toBeGreaterThan(6);
-    requests = 0;
+    expect(counting.requests).toBeGreaterThan(6);
+    counting.requests = 0;
     await new Promise((r) => setTimeout(r, 3000));
     expect(await kindOf(client.put([{ key: "k0", version: 0n, value: bytes("again") }]))).toBe(
       "conflict",
     );
-    expect(requests).toBe(1);
+    expect(counting.requests).toBe(1);
   });
 
   it.each<VssProtocol>(["binary", "connect", "grpc-web"])(
     "waits as long as the server's Retry-After asks, however short its own backoff (%s)",
     async (protocol) => {
       await new Promise((r) => setTimeout(r, 1000)); // a fresh second of the rate
-      let requests = 0;
-      const counting: typeof fetch = (input, init) => {
-        requests++;
-        return fetch(input, init);
-      };
+      const counting = countingFetch();
       const client = createVssClient({
         baseUrl: app.url,
         storeId: "s",
         protocol,
         auth: signatureAuth(randomBytes(32)),
-        fetch: counting,
+        fetch: counting.fetch,
         // Alone, this backoff would spend every attempt within milliseconds.
         retry: { maxAttempts: 4, initialDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 20_000 },
       });
@@ -190,8 +194,8 @@ describe("client retries", () => {
       );
       // 2 calls/s plus a burst of 1: the last puts can only pass a second later.
       expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-      expect(requests).toBeGreaterThan(5);
-      expect(requests).toBeLessThanOrEqual(5 * 4);
+      expect(counting.requests).toBeGreaterThan(5);
+      expect(counting.requests).toBeLessThanOrEqual(5 * 4);
     },
   );
 
@@ -203,21 +207,17 @@ describe("client retries", () => {
       const put = [{ key: "k", version: -1n, value: bytes("v") }];
       // Spends this identity's second: 2 calls/s plus a burst of 1.
       for (let i = 0; i < 3; i++) await createVssClient(options).put(put);
-      let requests = 0;
-      const counting: typeof fetch = (input, init) => {
-        requests++;
-        return fetch(input, init);
-      };
+      const counting = countingFetch();
       const started = Date.now();
       const outcome = await kindOf(
         createVssClient({
           ...options,
-          fetch: counting,
+          fetch: counting.fetch,
           retry: { maxAttempts: 10, initialDelayMs: 1, maxElapsedMs: 300 },
         }).put(put),
       );
       expect(outcome).toBe("internal");
-      expect(requests).toBe(1);
+      expect(counting.requests).toBe(1);
       expect(Date.now() - started).toBeLessThan(300);
     },
   );
