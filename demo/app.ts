@@ -3,12 +3,12 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import {
+  createKeyObfuscator,
   createVssClient,
   decryptValue,
   deriveLdkNodeVssKeys,
   encryptValue,
   type KeyObfuscator,
-  ldkNodeObfuscator,
   signatureAuth,
   type VssClient,
   VssClientError,
@@ -56,7 +56,7 @@ function openWallet(seed: Uint8Array): Wallet {
   return {
     identity: bytesToHex(secp256k1.getPublicKey(keys.signingKey, true)),
     dataKey: keys.dataKey,
-    obfuscator: ldkNodeObfuscator(seed),
+    obfuscator: createKeyObfuscator(keys.obfuscationKey),
     client: createVssClient({
       baseUrl: serverInput.value.trim(),
       storeId: storeInput.value,

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo, serveDemo } from "../demo/build.js";
 import type { App } from "../src/app.js";
 import {
+  createKeyObfuscator,
   createVssClient,
   decryptValue,
   deriveLdkNodeVssKeys,
-  ldkNodeObfuscator,
   signatureAuth,
 } from "../src/client/index.js";
 import type { DatabaseConfig } from "../src/storage/open-store.js";
@@ -106,7 +106,7 @@ describe.runIf(chromiumAvailable())("browser wallet demo in headless Chromium", 
       storeId,
       auth: signatureAuth(keys.signingKey),
     });
-    const obfuscator = ldkNodeObfuscator(seed);
+    const obfuscator = createKeyObfuscator(keys.obfuscationKey);
     return {
       client,
       obfuscator,

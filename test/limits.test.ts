@@ -97,15 +97,16 @@ describe("failed authentications per client address", () => {
     ListKeyVersionsRequestSchema,
     create(ListKeyVersionsRequestSchema, { storeId: "s" }),
   );
-  /** A binary-form call from `address` (as the trusted proxy reports it); its HTTP status. */
+  /** A binary-form call from `address`, as the proxy in front reports it. */
+  const send = (app: App, authorization: string, address: string) =>
+    fetch(`${app.url}/vss/listKeyVersions`, {
+      method: "POST",
+      headers: { authorization, "x-forwarded-for": `${address}, 10.0.0.1` },
+      body,
+    });
+  /** The HTTP status of {@link send}. */
   const call = async (app: App, authorization: string, address: string) =>
-    (
-      await fetch(`${app.url}/vss/listKeyVersions`, {
-        method: "POST",
-        headers: { authorization, "x-forwarded-for": `${address}, 10.0.0.1` },
-        body,
-      })
-    ).status;
+    (await send(app, authorization, address)).status;
   const badHeader = () => `${createTestSigner().header().slice(0, 66)}${"11".repeat(64)}${now()}`;
   const now = () => Math.floor(Date.now() / 1000);
 
@@ -122,11 +123,7 @@ describe("failed authentications per client address", () => {
     it("refuses an address past its failures without checking its headers, and lets other addresses in", async () => {
       const good = createTestSigner();
       for (let i = 0; i < 3; i++) expect(await call(app, badHeader(), "198.51.100.7")).toBe(401);
-      const refused = await fetch(`${app.url}/vss/listKeyVersions`, {
-        method: "POST",
-        headers: { authorization: good.header(), "x-forwarded-for": "198.51.100.7, 10.0.0.1" },
-        body,
-      });
+      const refused = await send(app, good.header(), "198.51.100.7");
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       // The client's own claims, left of what the proxies added, change nothing.
