@@ -125,7 +125,11 @@ function action(button: HTMLButtonElement, task: (w: Wallet) => Promise<void>): 
   });
 }
 
-/** Lists every key of the store (all pages) into the table; returns how many are this wallet's. */
+/**
+ * Lists every key of the store (all pages) into the table; returns how many are
+ * this wallet's. Pages by hand rather than with listAll: the first page also
+ * carries the global version.
+ */
 async function refresh(w: Wallet): Promise<number> {
   const rows: HTMLTableRowElement[] = [];
   let globalVersion: bigint | undefined;
@@ -169,13 +173,15 @@ async function refresh(w: Wallet): Promise<number> {
 async function readKey(w: Wallet, key: string): Promise<void> {
   const stored = w.obfuscator.obfuscate(key);
   const item = await w.client.get(stored);
-  const { value } = decryptValue(item.value, w.dataKey, utf8ToBytes(stored));
+  const text = new TextDecoder().decode(
+    decryptValue(item.value, w.dataKey, utf8ToBytes(stored)).value,
+  );
   seen.set(key, item.version);
   $("read-key").textContent = key;
   $("read-version").textContent = item.version.toString();
-  $("read-value").textContent = new TextDecoder().decode(value);
+  $("read-value").textContent = text;
   keyInput.value = key;
-  valueInput.value = new TextDecoder().decode(value);
+  valueInput.value = text;
   show("ok", `Read “${key}” at version ${item.version}.`);
 }
 
